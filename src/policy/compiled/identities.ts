@@ -1,0 +1,61 @@
+/**
+ * Security identities: pods with equal identity labels share one numeric identity, as in Cilium.
+ * Ids are reused after release, so bitsets over identities stay small.
+ */
+import { labelsKey } from '../identity-labels.js';
+import type { Labels } from '../selector.js';
+
+export interface Identity {
+  readonly id: number;
+  readonly key: string;
+  readonly labels: Labels;
+  /** Pods currently holding this identity. */
+  members: number;
+}
+
+export class IdentityTable {
+  private readonly byKey = new Map<string, Identity>();
+  private readonly byId: (Identity | undefined)[] = [];
+  private readonly free: number[] = [];
+
+  get capacity(): number {
+    return this.byId.length;
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get(id: number): Identity | undefined {
+    return this.byId[id];
+  }
+
+  all(): IterableIterator<Identity> {
+    return this.byKey.values();
+  }
+
+  /** Returns the identity for these labels and whether it was created by this call. */
+  acquire(labels: Labels): { identity: Identity; created: boolean } {
+    const key = labelsKey(labels);
+    const existing = this.byKey.get(key);
+    if (existing) {
+      existing.members++;
+      return { identity: existing, created: false };
+    }
+    const id = this.free.pop() ?? this.byId.length;
+    const identity: Identity = { id, key, labels, members: 1 };
+    this.byKey.set(key, identity);
+    this.byId[id] = identity;
+    return { identity, created: true };
+  }
+
+  /** Drops one member; returns true when the identity is gone. */
+  release(identity: Identity): boolean {
+    identity.members--;
+    if (identity.members > 0) return false;
+    this.byKey.delete(identity.key);
+    this.byId[identity.id] = undefined;
+    this.free.push(identity.id);
+    return true;
+  }
+}
