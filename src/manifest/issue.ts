@@ -32,6 +32,17 @@ export function formatPath(path: Path): string {
   return out;
 }
 
+/** The inverse of formatPath: `spec.ingress[0]` becomes `['spec', 'ingress', 0]`. */
+export function parsePath(text: string): PathSegment[] {
+  const out: PathSegment[] = [];
+  for (const match of text.matchAll(/([^.[\]]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g)) {
+    if (match[1] !== undefined) out.push(match[1]);
+    else if (match[2] !== undefined) out.push(Number(match[2]));
+    else if (match[3] !== undefined) out.push(JSON.parse(match[3]) as string);
+  }
+  return out;
+}
+
 export function severityOf(code: string): Severity {
   return code.startsWith('PODGATE_W_') ? 'warning' : 'error';
 }

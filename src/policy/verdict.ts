@@ -39,6 +39,8 @@ export type TierName = 'admin' | 'namespaced' | 'baseline' | 'default';
 /** One allowing rule's L7 part, for the proxy to enforce. */
 export interface L7Grant {
   readonly rule: RuleRef;
+  /** Index of the port rule (`toPorts[i]`) within the rule. */
+  readonly portRule: number;
   readonly http?: readonly HttpRule[];
   readonly dns?: readonly DnsRule[];
 }

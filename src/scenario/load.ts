@@ -17,6 +17,8 @@ export interface Scenario {
   readonly cluster: ClusterState;
   readonly policies: readonly Policy[];
   readonly issues: readonly Issue[];
+  /** Where each policy came from (by policyKey): its raw manifest and positions, for explain and fixes. */
+  readonly sources: ReadonlyMap<string, LocatedObject>;
 }
 
 /** What the loader collected before the cluster snapshot is built. */
@@ -30,7 +32,7 @@ interface Collected {
   policies: Map<string, Policy>;
 }
 
-type Handler = (root: Field, collected: Collected) => { key?: string } | void;
+type Handler = (root: Field, collected: Collected) => { key?: string; policy?: boolean } | void;
 
 const CORE = 'v1';
 const HANDLERS: Record<string, { apiVersions: readonly string[]; read: Handler }> = {
@@ -61,11 +63,11 @@ function keyed<T>(value: T | undefined, map: Map<string, T>, keyOf: (value: T) =
   return { key };
 }
 
-function policy(root: Field, collected: Collected, decoded: Policy | undefined): { key?: string } {
+function policy(root: Field, collected: Collected, decoded: Policy | undefined): { key?: string; policy?: boolean } {
   if (!decoded) return {};
   const errors = root.ctx.issues.filter((issue) => issue.severity === 'error');
   const trusted = errors.length === 0 ? decoded : quarantine(decoded, `${errors.length} error${errors.length === 1 ? '' : 's'}: ${errors[0]?.message ?? ''}`);
-  return keyed(trusted, collected.policies, (p) => policyKey(p.ref));
+  return { ...keyed(trusted, collected.policies, (p) => policyKey(p.ref)), policy: true };
 }
 
 export interface LoadOptions {
@@ -90,11 +92,13 @@ export function scenarioFromObjects(objects: readonly LocatedObject[], options: 
     namespaces: new Map(), pods: new Map(), services: new Map(), nodes: new Map(), serviceAccounts: new Map(), workloads: new Map(), policies: new Map(),
   };
   const seen = new Map<string, string>();
+  const sources = new Map<string, LocatedObject>();
   for (const object of objects) {
     const ctx = new DecodeContext({ source: object.source, locate: (path) => object.locate(path) });
     try {
-      const key = readObject(ctx, object, collected);
+      const { key, policy: isPolicy } = readObject(ctx, object, collected) ?? {};
       if (key !== undefined) {
+        if (isPolicy) sources.set(key, object);
         const where = describeLocation(object);
         const earlier = seen.get(key);
         if (earlier !== undefined) {
@@ -117,10 +121,10 @@ export function scenarioFromObjects(objects: readonly LocatedObject[], options: 
     workloads: [...collected.workloads.values()],
     externals: options.externals ?? [],
   });
-  return { cluster, policies: [...collected.policies.values()], issues };
+  return { cluster, policies: [...collected.policies.values()], issues, sources };
 }
 
-function readObject(ctx: DecodeContext, object: LocatedObject, collected: Collected): string | undefined {
+function readObject(ctx: DecodeContext, object: LocatedObject, collected: Collected): { key?: string; policy?: boolean } | undefined {
   const root = ctx.root(object.value);
   if (!isRecord(object.value)) {
     ctx.report('PODGATE_E_TYPE', [], 'a manifest must be an object with apiVersion and kind', 'check the indentation of this document');
@@ -145,7 +149,7 @@ function readObject(ctx: DecodeContext, object: LocatedObject, collected: Collec
     ctx.report('PODGATE_E_API_VERSION', ['apiVersion'], `${kind} is read as ${handler.apiVersions.join(' or ')}, not ${apiVersion}`, `set apiVersion: ${handler.apiVersions[0]}`);
     return undefined;
   }
-  return handler.read(root, collected)?.key;
+  return handler.read(root, collected) ?? undefined;
 }
 
 function describeLocation(object: LocatedObject): string {

@@ -160,13 +160,12 @@ function allowVerdict(direction: Direction, allows: readonly Entry[], traffic: T
   if (!unrestricted) {
     l7 = [];
     for (const entry of allows) {
-      for (const portRule of entry.portRules ?? []) {
+      const portRules = entry.portRules ?? [];
+      for (let index = 0; index < portRules.length && !unrestricted; index++) {
+        const portRule = portRules[index]!;
         if (!portRule.ports.some((port) => portMatches(port, traffic.protocol, traffic.port, traffic.namedPorts))) continue;
-        if (portRule.http === undefined && portRule.dns === undefined) {
-          unrestricted = true;
-          break;
-        }
-        l7.push({ rule: entry.rule, ...(portRule.http ? { http: portRule.http } : {}), ...(portRule.dns ? { dns: portRule.dns } : {}) });
+        if (portRule.http === undefined && portRule.dns === undefined) unrestricted = true;
+        else l7.push({ rule: entry.rule, portRule: index, ...(portRule.http ? { http: portRule.http } : {}), ...(portRule.dns ? { dns: portRule.dns } : {}) });
       }
     }
     if (unrestricted) l7 = undefined;

@@ -164,11 +164,11 @@ class ReferenceEngine implements PolicyEngine {
       rules.push(match.rule.ref);
       auth = strongerAuth(auth, match.rule.auth);
       if (match.rule.ports === undefined) unrestricted = true;
-      for (const portRule of match.rule.ports ?? []) {
-        if (!portRule.ports.some((port) => this.portMatches(port, side))) continue;
+      (match.rule.ports ?? []).forEach((portRule, index) => {
+        if (!portRule.ports.some((port) => this.portMatches(port, side))) return;
         if (portRule.http === undefined && portRule.dns === undefined) unrestricted = true;
-        else grants.push({ rule: match.rule.ref, ...(portRule.http ? { http: portRule.http } : {}), ...(portRule.dns ? { dns: portRule.dns } : {}) });
-      }
+        else grants.push({ rule: match.rule.ref, portRule: index, ...(portRule.http ? { http: portRule.http } : {}), ...(portRule.dns ? { dns: portRule.dns } : {}) });
+      });
     }
     if (rules.length === 0) return undefined;
     const l7 = unrestricted ? undefined : grants;
