@@ -53,7 +53,7 @@ export function parseSource(source: SourceText): { objects: LocatedObject[]; iss
       for (const error of document.errors) {
         const position = error.linePos?.[0];
         issues.push({
-          ...syntaxIssue(source.name, error.message.split('\n')[0] ?? error.message),
+          ...syntaxIssue(source.name, (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '')),
           ...(position ? { line: position.line, column: position.col } : {}),
         });
       }

@@ -344,7 +344,7 @@ function readFqdn(field: Field): FqdnSelector | undefined {
 }
 
 function readPortRule(field: Field, context: { deny: boolean; direction: Direction }): CiliumPortRule | 'invalid' {
-  const known = context.deny ? ['ports'] : ['ports', 'rules', 'serverNames', 'listener', 'terminatingTLS', 'originatingTLS'];
+  const known = context.deny ? ['ports', 'rules'] : ['ports', 'rules', 'serverNames', 'listener', 'terminatingTLS', 'originatingTLS'];
   const object = field.object(known);
   if (!object) return 'invalid';
   if (context.deny && object.has('rules')) {
