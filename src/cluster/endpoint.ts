@@ -6,7 +6,8 @@ import type { External, Node, Pod } from './model.js';
 import type { ClusterState } from './state.js';
 
 export type Endpoint =
-  | { readonly kind: 'pod'; readonly pod: Pod }
+  /** `handle`: an engine's own reference to the pod (see CompiledEngine.endpointFor); others ignore it. */
+  | { readonly kind: 'pod'; readonly pod: Pod; readonly handle?: unknown }
   /** A node; `role` pins host / remote-node when the node itself is unknown (a corpus `host` external). */
   | { readonly kind: 'node'; readonly node?: Node; readonly ip?: IpAddress; readonly role?: 'host' | 'remote-node'; readonly name?: string }
   | { readonly kind: 'external'; readonly peerClass: PeerClass; readonly ip?: IpAddress; readonly name?: string };

@@ -90,9 +90,12 @@ export function combine(egress: DirectionVerdict, ingress: DirectionVerdict, rev
   if (!egress.allowed) decidedBy = 'egress';
   else if (!ingress.allowed) decidedBy = 'ingress';
   else if (!httpOk) decidedBy = egress.http?.allowed === false ? 'egress' : 'ingress';
-  const modes = [egress.auth, ingress.auth];
-  const authRequired = l4 && (modes.includes('required') || modes.includes('test-always-fail'));
+  const authRequired = l4 && (requiresAuth(egress.auth) || requiresAuth(ingress.auth));
   return { allowed, decidedBy, egress, ingress, authRequired, l7Denied: l4 && !httpOk, revision };
+}
+
+function requiresAuth(mode: AuthMode | undefined): boolean {
+  return mode === 'required' || mode === 'test-always-fail';
 }
 
 /** Merge rule: `required` (or the test mode) beats `disabled`, which beats nothing. Fails closed. */

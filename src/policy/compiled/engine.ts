@@ -2,7 +2,7 @@
  * The compiled engine: identities, a selector cache and a policy map per identity, kept current
  * incrementally. A change to one pod, namespace or policy recomputes only what it touches.
  */
-import { endpointIp, namedPortsOf, peerClassOf, type Endpoint } from '../../cluster/endpoint.js';
+import { describeEndpoint, endpointIp, namedPortsOf, peerClassOf, podEndpoint, type Endpoint } from '../../cluster/endpoint.js';
 import type { Node, Pod } from '../../cluster/model.js';
 import { podKey, type ClusterState } from '../../cluster/state.js';
 import { applyToCluster, type Change, type EngineInput, type PolicyEngine } from '../engine.js';
@@ -14,16 +14,23 @@ import { combine, failClosed, type Connection, type DirectionVerdict, type Verdi
 import { IdentityTable, type Identity } from './identities.js';
 import { buildPolicyMap, decide, EMPTY_MAP, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
 import { SelectorCache } from './selector-cache.js';
-import { compilePolicy, peerVariant, type Binding, type CompiledPolicy } from './translate.js';
+import { compilePolicy, peerVariant, PROTOCOL_BITS, type Binding, type CompiledPolicy } from './translate.js';
 
 export function createCompiledEngine(input: EngineInput): CompiledEngine {
   return new CompiledEngine(input.cluster.clone(), input.policies);
 }
 
+const UNKNOWN = Symbol('unknown pod');
+
 interface PodInfo {
+  readonly engine: CompiledEngine;
+  /** False once the pod was replaced or deleted: a handle to it is stale. */
+  live: boolean;
   readonly pod: Pod;
   readonly identity: Identity;
   readonly namedPorts: readonly NamedPort[];
+  /** How this pod looks as a peer: the same from every subject. */
+  readonly view: PeerView;
 }
 
 export interface CompileStats {
@@ -41,7 +48,6 @@ export class CompiledEngine implements PolicyEngine {
   private readonly compiled = new Map<string, CompiledPolicy>();
   private readonly podInfo = new Map<string, PodInfo>();
   private readonly infoByPod = new WeakMap<Pod, PodInfo>();
-  private readonly maps = new Map<number, PolicyMap>();
   /** Pod-subject bindings by the identities they select. */
   private readonly bindingsOf = new Map<number, Set<Binding>>();
   private readonly podBindings = new Set<Binding>();
@@ -68,53 +74,62 @@ export class CompiledEngine implements PolicyEngine {
 
   /** The compiled map of the identity a pod holds (for explain and tests). */
   policyMapOf(pod: Pod): PolicyMap | undefined {
-    const info = this.infoByPod.get(pod);
-    return info ? this.maps.get(info.identity.id) : undefined;
+    return this.infoByPod.get(pod)?.identity.map;
   }
 
   evaluate(connection: Connection): Verdict {
+    const src = this.stateOf(connection.src);
+    const dst = this.stateOf(connection.dst);
     const traffic: Traffic = {
       protocol: connection.protocol,
+      protocolBit: PROTOCOL_BITS[connection.protocol] ?? 0,
       port: connection.port,
-      namedPorts: connection.dst.kind === 'pod' ? (this.infoByPod.get(connection.dst.pod)?.namedPorts ?? namedPortsOf(connection.dst)) : [],
+      namedPorts: dst === undefined || dst === UNKNOWN ? [] : dst.namedPorts,
       http: connection.http,
     };
-    const egress = this.side('egress', connection.src, connection.dst, traffic);
-    const ingress = this.side('ingress', connection.dst, connection.src, traffic);
+    const egress = this.side('egress', connection.src, src, connection.dst, dst, traffic);
+    const ingress = this.side('ingress', connection.dst, dst, connection.src, src, traffic);
     return combine(egress, ingress, this.revision);
   }
 
-  private side(direction: 'ingress' | 'egress', subject: Endpoint, peer: Endpoint, traffic: Traffic): DirectionVerdict {
+  /**
+   * An endpoint for a pod that carries this engine's handle, so a lookup finds the pod's compiled
+   * state without a hash lookup (the datapath resolves endpoints through the engine this way).
+   */
+  endpointFor(pod: Pod): Endpoint {
+    const info = this.infoByPod.get(pod);
+    return info ? { kind: 'pod', pod, handle: info } : podEndpoint(this.cluster, pod);
+  }
+
+  /** A pod's compiled state, UNKNOWN for a pod the engine does not hold, undefined for other endpoints. */
+  private stateOf(endpoint: Endpoint): PodInfo | typeof UNKNOWN | undefined {
+    if (endpoint.kind !== 'pod') return undefined;
+    const handle = endpoint.handle as PodInfo | undefined;
+    if (handle !== undefined && handle.engine === this && handle.live && handle.pod === endpoint.pod) return handle;
+    return this.infoByPod.get(endpoint.pod) ?? UNKNOWN;
+  }
+
+  private side(direction: 'ingress' | 'egress', subject: Endpoint, subjectState: PodInfo | typeof UNKNOWN | undefined, peer: Endpoint, peerState: PodInfo | typeof UNKNOWN | undefined, traffic: Traffic): DirectionVerdict {
     try {
-      let map: PolicyMap | undefined;
-      if (subject.kind === 'pod') {
-        const info = this.infoByPod.get(subject.pod);
-        if (!info) return failClosed(direction, 'unknown-endpoint', `pod ${subject.pod.namespace}/${subject.pod.name} is not in the engine's state`);
-        map = this.maps.get(info.identity.id) ?? EMPTY_MAP;
-      } else if (subject.kind === 'node' && subject.node !== undefined) {
-        map = this.nodeMaps.get(subject.node.name) ?? EMPTY_MAP;
-      } else {
-        return { direction, allowed: true, reason: 'not-enforced', tier: 'default', rules: [] };
-      }
-      const view = this.peerView(peer, subject);
-      if (!view) return failClosed(direction, 'unknown-endpoint', `peer pod ${peer.kind === 'pod' ? `${peer.pod.namespace}/${peer.pod.name}` : ''} is not in the engine's state`);
-      return decide(map[direction], direction, view, traffic);
+      let map: PolicyMap;
+      if (subjectState === UNKNOWN) return failClosed(direction, 'unknown-endpoint', `pod ${describeEndpoint(subject)} is not in the engine's state`);
+      if (subjectState !== undefined) map = subjectState.identity.map;
+      else if (subject.kind === 'node' && subject.node !== undefined) map = this.nodeMaps.get(subject.node.name) ?? EMPTY_MAP;
+      else return { direction, allowed: true, reason: 'not-enforced', tier: 'default', rules: [] };
+      if (peerState === UNKNOWN) return failClosed(direction, 'unknown-endpoint', `peer pod ${describeEndpoint(peer)} is not in the engine's state`);
+      return decide(map[direction], direction, peerState?.view ?? this.otherPeerView(peer, subject), traffic);
     } catch (error) {
       return failClosed(direction, 'error', String(error));
     }
   }
 
-  private peerView(peer: Endpoint, subject: Endpoint): PeerView | undefined {
+  /** How a node or an address outside the pods looks from the subject. */
+  private otherPeerView(peer: Endpoint, subject: Endpoint): PeerView {
     const ip = endpointIp(peer);
-    if (peer.kind === 'pod') {
-      const info = this.infoByPod.get(peer.pod);
-      if (!info) return undefined;
-      return { isPod: true, identity: info.identity.id, ip, variant: -1, isWorld: false, isLocalHost: false, node: undefined };
-    }
     const peerClass = peerClassOf(peer, subject);
     return {
       isPod: false,
-      identity: -1,
+      identity: undefined,
       ip,
       variant: peerVariant(peerClass, ip?.family),
       isWorld: peerClass === 'world',
@@ -171,7 +186,8 @@ export class CompiledEngine implements PolicyEngine {
     const namespace = this.cluster.namespace(pod.namespace);
     const labels = podIdentityLabels({ podLabels: pod.labels, namespace: pod.namespace, namespaceLabels: namespace.labels, serviceAccount: pod.serviceAccount });
     const { identity, created } = this.identities.acquire(labels);
-    const info: PodInfo = { pod, identity, namedPorts: namedPortsOf({ kind: 'pod', pod }) };
+    const view: PeerView = { isPod: true, identity, ip: pod.ip, variant: -1, isWorld: false, isLocalHost: false, node: undefined };
+    const info: PodInfo = { engine: this, live: true, pod, identity, namedPorts: namedPortsOf({ kind: 'pod', pod }), view };
     this.podInfo.set(podKey(pod.namespace, pod.name), info);
     this.infoByPod.set(pod, info);
     if (!created) return;
@@ -187,15 +203,17 @@ export class CompiledEngine implements PolicyEngine {
     if (!info) return;
     this.podInfo.delete(key);
     this.infoByPod.delete(info.pod);
+    info.live = false;
     if (this.identities.release(info.identity)) {
       this.cache.identityRemoved(info.identity);
       this.bindingsOf.delete(info.identity.id);
-      this.maps.delete(info.identity.id);
+      info.identity.map = EMPTY_MAP;
     }
   }
 
   private rebuild(identityId: number): void {
-    this.maps.set(identityId, buildPolicyMap(this.bindingsOf.get(identityId) ?? []));
+    const identity = this.identities.get(identityId);
+    if (identity) identity.map = buildPolicyMap(this.bindingsOf.get(identityId) ?? []);
   }
 
   private rebuildNodes(): void {

@@ -10,7 +10,8 @@ import { portMatches, type NamedPort, type Protocol } from '../ports.js';
 import { selects } from '../selector.js';
 import { tierOrder } from '../tier-order.js';
 import { judgeHttp, sortRules, strongerAuth, type DirectionVerdict, type L7Grant } from '../verdict.js';
-import type { Binding, Entry, PeerMatcher } from './translate.js';
+import type { Identity } from './identities.js';
+import type { Binding, Entry, PeerMatcher, PortSpec } from './translate.js';
 
 export interface DirectionMap {
   readonly guardrails: readonly Entry[];
@@ -19,14 +20,38 @@ export interface DirectionMap {
   readonly allow: readonly Entry[];
   readonly isolatedBy: readonly RuleRef[];
   readonly baseline: readonly Entry[];
+  /** Whether some policy isolates the subject in this direction (isolatedBy is not empty). */
+  readonly isolated: boolean;
+  /** The default-deny verdict, built once: most denials are this one. */
+  readonly defaultDeny: DirectionVerdict;
 }
 
 export type PolicyMap = Readonly<Record<Direction, DirectionMap>>;
 
-export const EMPTY_MAP: PolicyMap = {
-  ingress: { guardrails: [], admin: [], deny: [], allow: [], isolatedBy: [], baseline: [] },
-  egress: { guardrails: [], admin: [], deny: [], allow: [], isolatedBy: [], baseline: [] },
+const NOT_ISOLATED: Readonly<Record<Direction, DirectionVerdict>> = {
+  ingress: Object.freeze({ direction: 'ingress', allowed: true, reason: 'not-isolated', tier: 'default', rules: [] }),
+  egress: Object.freeze({ direction: 'egress', allowed: true, reason: 'not-isolated', tier: 'default', rules: [] }),
 };
+const HOST_ALLOWED: DirectionVerdict = Object.freeze({ direction: 'ingress', allowed: true, reason: 'host-allowed', tier: 'namespaced', rules: [] });
+
+/** Verdicts that depend only on one entry and the layer it sits in, built once per entry. */
+const verdictCache = new WeakMap<Entry, DirectionVerdict>();
+
+function remember(entry: Entry, verdict: DirectionVerdict): DirectionVerdict {
+  verdictCache.set(entry, Object.freeze(verdict));
+  return verdict;
+}
+
+function entryVerdict(entry: Entry, direction: Direction, reason: DirectionVerdict['reason'], allowed: boolean): DirectionVerdict {
+  const tier = reason === 'admin-accept' || reason === 'admin-deny' ? 'admin' : reason === 'baseline-accept' || reason === 'baseline-deny' ? 'baseline' : 'namespaced';
+  return verdictCache.get(entry) ?? remember(entry, { direction, allowed, reason, tier, rules: entry.single });
+}
+
+const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
+
+function shared(entries: Entry[]): readonly Entry[] {
+  return entries.length === 0 ? NO_ENTRIES : entries;
+}
 
 function byTierOrder(a: Entry, b: Entry): number {
   return tierOrder(a.tier!.policy, b.tier!.policy) || a.tier!.index - b.tier!.index;
@@ -45,19 +70,34 @@ export function buildPolicyMap(bindings: Iterable<Binding>): PolicyMap {
       else map[layer].push(entry);
     }
   }
-  for (const map of [maps.ingress, maps.egress]) {
+  const finish = (direction: Direction): DirectionMap => {
+    const map = maps[direction];
     map.admin.sort(byTierOrder);
     map.baseline.sort(byTierOrder);
-    map.isolatedBy = sortRules(map.isolatedBy);
-  }
-  return maps;
+    const isolatedBy = sortRules(map.isolatedBy);
+    // A literal, not a spread: the lookup reads these fields first and a spread object keeps them out of
+    // line. Empty layers share one array, which stays in cache.
+    return {
+      guardrails: shared(map.guardrails),
+      admin: shared(map.admin),
+      deny: shared(map.deny),
+      allow: shared(map.allow),
+      isolatedBy,
+      baseline: shared(map.baseline),
+      isolated: isolatedBy.length > 0,
+      defaultDeny: Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy }),
+    };
+  };
+  return { ingress: finish('ingress'), egress: finish('egress') };
 }
+
+export const EMPTY_MAP: PolicyMap = buildPolicyMap([]);
 
 /** The peer as one side sees it. */
 export interface PeerView {
   readonly isPod: boolean;
-  /** Identity of a pod peer; -1 otherwise. */
-  readonly identity: number;
+  /** Identity of a pod peer. */
+  readonly identity: Identity | undefined;
   readonly ip: IpAddress | undefined;
   /** PEER_VARIANTS index of a non-pod peer; -1 for pods. */
   readonly variant: number;
@@ -68,6 +108,8 @@ export interface PeerView {
 
 export interface Traffic {
   readonly protocol: Protocol;
+  /** PROTOCOL_BITS of the protocol. */
+  readonly protocolBit: number;
   readonly port: number;
   readonly namedPorts: readonly NamedPort[];
   readonly http: HttpRequest | undefined;
@@ -77,8 +119,12 @@ function peerMatches(matcher: PeerMatcher, peer: PeerView): boolean {
   if (matcher.any) return true;
   if (peer.isPod) {
     if (matcher.anyPod) return true;
-    const selectors = matcher.podSelectors;
-    for (let index = 0; index < selectors.length; index++) if (selectors[index]!.has(peer.identity)) return true;
+    const slots = matcher.podSlots;
+    const member = peer.identity!.selectors;
+    for (let index = 0; index < slots.length; index++) {
+      const slot = slots[index]!;
+      if (((member[slot >>> 5] ?? 0) & (1 << (slot & 31))) !== 0) return true;
+    }
   } else {
     if ((matcher.classMask & (1 << peer.variant)) !== 0) return true;
     if (peer.isWorld && peer.ip !== undefined) {
@@ -92,68 +138,95 @@ function peerMatches(matcher: PeerMatcher, peer: PeerView): boolean {
   return false;
 }
 
-function entryMatches(entry: Entry, peer: PeerView, traffic: Traffic): boolean {
-  if (entry.ports !== undefined) {
-    let portOk = false;
-    for (const port of entry.ports) {
-      if (portMatches(port, traffic.protocol, traffic.port, traffic.namedPorts)) {
-        portOk = true;
-        break;
-      }
+function portsMatch(specs: readonly PortSpec[], traffic: Traffic): boolean {
+  for (let index = 0; index < specs.length; index++) {
+    const spec = specs[index]!;
+    if ((spec.protocols & traffic.protocolBit) === 0) continue;
+    if (spec.name === undefined) {
+      if (traffic.port >= spec.from && traffic.port <= spec.to) return true;
+    } else {
+      for (const named of traffic.namedPorts) if (named.name === spec.name && named.port === traffic.port && named.protocol === traffic.protocol) return true;
     }
-    if (!portOk) return false;
   }
+  return false;
+}
+
+function entryMatches(entry: Entry, peer: PeerView, traffic: Traffic): boolean {
+  if (entry.portSpecs !== undefined && !portsMatch(entry.portSpecs, traffic)) return false;
   return peerMatches(entry.peer, peer);
 }
 
-function matching(entries: readonly Entry[], peer: PeerView, traffic: Traffic): Entry[] | undefined {
-  let out: Entry[] | undefined;
+/** The matching entries: one entry (the common case, no allocation), several, or none. */
+function matching(entries: readonly Entry[], peer: PeerView, traffic: Traffic): Entry | Entry[] | undefined {
+  let first: Entry | undefined;
+  let more: Entry[] | undefined;
   for (let index = 0; index < entries.length; index++) {
     const entry = entries[index]!;
-    if (entryMatches(entry, peer, traffic)) (out ??= []).push(entry);
+    if (!entryMatches(entry, peer, traffic)) continue;
+    if (first === undefined) first = entry;
+    else (more ??= [first]).push(entry);
   }
-  return out;
+  return more ?? first;
 }
 
 function provenance(entries: readonly Entry[]): readonly RuleRef[] {
-  return entries.length === 1 ? entries[0]!.single : sortRules(entries.map((entry) => entry.rule));
+  return sortRules(entries.map((entry) => entry.rule));
 }
 
-/** The same tier walk as the reference evaluator, over precompiled entries. */
+function withPass(verdict: DirectionVerdict, passedBy: RuleRef | undefined): DirectionVerdict {
+  return passedBy === undefined ? verdict : { ...verdict, passedBy };
+}
+
+/**
+ * The same tier walk as the reference evaluator, over precompiled entries. Hot path: index loops
+ * and no closures, so nothing is allocated for the common verdicts.
+ */
 export function decide(map: DirectionMap, direction: Direction, peer: PeerView, traffic: Traffic): DirectionVerdict {
   const guardrails = matching(map.guardrails, peer, traffic);
-  if (guardrails) return { direction, allowed: false, reason: 'admin-deny', tier: 'admin', rules: provenance(guardrails) };
+  if (guardrails !== undefined) {
+    if (!Array.isArray(guardrails)) return entryVerdict(guardrails, direction, 'admin-deny', false);
+    return { direction, allowed: false, reason: 'admin-deny', tier: 'admin', rules: provenance(guardrails) };
+  }
   let passedBy: RuleRef | undefined;
-  for (const entry of map.admin) {
+  const admin = map.admin;
+  for (let index = 0; index < admin.length; index++) {
+    const entry = admin[index]!;
     if (!entryMatches(entry, peer, traffic)) continue;
     if (entry.action === 'Pass') {
       passedBy = entry.rule;
       break;
     }
-    const accept = entry.action === 'Accept';
-    return { direction, allowed: accept, reason: accept ? 'admin-accept' : 'admin-deny', tier: 'admin', rules: entry.single };
+    return entry.action === 'Accept' ? entryVerdict(entry, direction, 'admin-accept', true) : entryVerdict(entry, direction, 'admin-deny', false);
   }
-  const pass = passedBy ? { passedBy } : {};
   const denies = matching(map.deny, peer, traffic);
-  if (denies) return { direction, allowed: false, reason: 'denied', tier: 'namespaced', rules: provenance(denies), ...pass };
+  if (denies !== undefined) {
+    const verdict = Array.isArray(denies) ? { direction, allowed: false, reason: 'denied' as const, tier: 'namespaced' as const, rules: provenance(denies) } : entryVerdict(denies, direction, 'denied', false);
+    return withPass(verdict, passedBy);
+  }
   const allows = matching(map.allow, peer, traffic);
-  if (allows) return { ...allowVerdict(direction, allows, traffic), ...pass };
-  if (direction === 'ingress' && peer.isLocalHost) return { direction, allowed: true, reason: 'host-allowed', tier: 'namespaced', rules: [], ...pass };
-  if (map.isolatedBy.length > 0) return { direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: map.isolatedBy, ...pass };
-  for (const entry of map.baseline) {
+  if (allows !== undefined) {
+    if (!Array.isArray(allows) && !allows.hasL7 && traffic.http === undefined) {
+      return withPass(verdictCache.get(allows) ?? remember(allows, allowVerdict(direction, [allows], traffic)), passedBy);
+    }
+    return withPass(allowVerdict(direction, Array.isArray(allows) ? allows : [allows], traffic), passedBy);
+  }
+  if (direction === 'ingress' && peer.isLocalHost) return withPass(HOST_ALLOWED, passedBy);
+  if (map.isolated) return withPass(map.defaultDeny, passedBy);
+  const baseline = map.baseline;
+  for (let index = 0; index < baseline.length; index++) {
+    const entry = baseline[index]!;
     if (!entryMatches(entry, peer, traffic)) continue;
     if (entry.action === 'Pass') break;
-    const accept = entry.action === 'Accept';
-    return { direction, allowed: accept, reason: accept ? 'baseline-accept' : 'baseline-deny', tier: 'baseline', rules: entry.single, ...pass };
+    return withPass(entry.action === 'Accept' ? entryVerdict(entry, direction, 'baseline-accept', true) : entryVerdict(entry, direction, 'baseline-deny', false), passedBy);
   }
-  return { direction, allowed: true, reason: 'not-isolated', tier: 'default', rules: [], ...pass };
+  return withPass(NOT_ISOLATED[direction], passedBy);
 }
 
 function allowVerdict(direction: Direction, allows: readonly Entry[], traffic: Traffic): DirectionVerdict {
   let auth: DirectionVerdict['auth'];
   let unrestricted = false;
   for (const entry of allows) {
-    if (entry.auth) auth = strongerAuth(auth, entry.auth);
+    if (entry.auth !== undefined) auth = strongerAuth(auth, entry.auth);
     if (!entry.hasL7) unrestricted = true;
   }
   let l7: L7Grant[] | undefined;
@@ -175,7 +248,7 @@ function allowVerdict(direction: Direction, allows: readonly Entry[], traffic: T
     allowed: true,
     reason: 'allowed',
     tier: 'namespaced',
-    rules: provenance(allows),
+    rules: allows.length === 1 ? allows[0]!.single : provenance(allows),
     ...(auth ? { auth } : {}),
     ...(l7 ? { l7 } : {}),
     ...(traffic.http ? { http: judgeHttp(l7, traffic.http, httpRuleMatches) } : {}),

@@ -11,6 +11,8 @@ export class CachedSelector {
   constructor(
     readonly key: string,
     readonly selector: Selector,
+    /** Position of this selector's bit in every identity's `selectors` bitset. */
+    readonly slot: number,
     capacityWords: number,
     /** `key=value` labels one of which a selected identity must have, or undefined when none is required. */
     readonly anchors: readonly string[] | undefined,
@@ -52,6 +54,8 @@ export class SelectorCache {
   /** For each identity, the selectors that currently select it. */
   private readonly selectorsOf = new Map<number, Set<CachedSelector>>();
   private words = 4;
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
 
   constructor(private readonly identities: IdentityTable) {}
 
@@ -66,13 +70,14 @@ export class SelectorCache {
     if (!cached) {
       this.ensureCapacity(this.identities.capacity);
       const anchors = anchorsOf(selector);
-      cached = new CachedSelector(key, selector, this.words, anchors);
+      cached = new CachedSelector(key, selector, this.freeSlots.pop() ?? this.nextSlot++, this.words, anchors);
       this.byKey.set(key, cached);
       if (anchors) for (const anchor of anchors) this.addToIndex(this.byAnchor, anchor, cached);
       else this.unanchored.add(cached);
       for (const identity of this.candidates(anchors)) {
         if (selects(selector, identity.labels)) {
           cached.set(identity.id);
+          setSlot(identity, cached.slot);
           this.selectorsOf.get(identity.id)?.add(cached);
         }
       }
@@ -87,7 +92,12 @@ export class SelectorCache {
     this.byKey.delete(cached.key);
     if (cached.anchors) for (const anchor of cached.anchors) this.byAnchor.get(anchor)?.delete(cached);
     else this.unanchored.delete(cached);
-    for (const id of cached.ids()) this.selectorsOf.get(id)?.delete(cached);
+    for (const id of cached.ids()) {
+      this.selectorsOf.get(id)?.delete(cached);
+      const identity = this.identities.get(id);
+      if (identity) clearSlot(identity, cached.slot);
+    }
+    this.freeSlots.push(cached.slot);
   }
 
   /** A new identity: set its bit in every selector that selects it. Returns those selectors. */
@@ -98,6 +108,7 @@ export class SelectorCache {
     const consider = (cached: CachedSelector): void => {
       if (!matched.has(cached) && selects(cached.selector, identity.labels)) {
         cached.set(identity.id);
+        setSlot(identity, cached.slot);
         matched.add(cached);
       }
     };
@@ -140,6 +151,23 @@ export class SelectorCache {
     if (!set) index.set(key, (set = new Set()));
     set.add(value);
   }
+}
+
+function setSlot(identity: Identity, slot: number): void {
+  const word = slot >>> 5;
+  if (word >= identity.selectors.length) {
+    let length = identity.selectors.length * 2;
+    while (length <= word) length *= 2;
+    const grown = new Uint32Array(length);
+    grown.set(identity.selectors);
+    identity.selectors = grown;
+  }
+  identity.selectors[word]! |= 1 << (slot & 31);
+}
+
+function clearSlot(identity: Identity, slot: number): void {
+  const word = slot >>> 5;
+  if (word < identity.selectors.length) identity.selectors[word]! &= ~(1 << (slot & 31));
 }
 
 /**

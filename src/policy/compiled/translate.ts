@@ -8,7 +8,7 @@ import type { Cidr } from '../address.js';
 import { entitiesOf, reservedLabelsOf, type Entity, type PeerClass } from '../entity.js';
 import { NAMESPACE_LABEL, NAMESPACE_LABELS_PREFIX } from '../identity-labels.js';
 import { ruleKey, type AuthMode, type CidrRule, type CiliumPeerRule, type CiliumPolicy, type CiliumPortRule, type Direction, type NetworkPolicy, type NetworkPolicyRule, type Policy, type PolicyRef, type RuleRef, type ServiceSelector, type TierAction, type TieredPolicy, type TierPeer, type TierRule, type TierSubject } from '../model.js';
-import type { PortMatch } from '../ports.js';
+import type { PortMatch, Protocol } from '../ports.js';
 import { EVERYTHING, selects, withRequirement, type Requirement, type Selector } from '../selector.js';
 import type { CachedSelector, SelectorCache } from './selector-cache.js';
 
@@ -36,6 +36,8 @@ export interface PeerMatcher {
   /** Every pod (entities `all` and `cluster`). */
   readonly anyPod: boolean;
   readonly podSelectors: readonly CachedSelector[];
+  /** The slots of podSelectors, tested against the peer identity's selector bits. */
+  readonly podSlots: readonly number[];
   /** Non-pod peers matched by entity or by a reserved-label selector, one bit per PEER_VARIANTS entry. */
   readonly classMask: number;
   /** Blocks that match any peer by address (NetworkPolicy ipBlock, tier networks). */
@@ -47,21 +49,45 @@ export interface PeerMatcher {
 
 export type Layer = 'guardrail' | 'admin' | 'deny' | 'allow' | 'isolate' | 'baseline';
 
+/** A port entry in the shape the lookup loop wants: a protocol bitmask and a range or a name. */
+export interface PortSpec {
+  readonly protocols: number;
+  readonly from: number;
+  readonly to: number;
+  readonly name: string | undefined;
+}
+
+export const PROTOCOL_BITS: Readonly<Record<Protocol, number>> = { TCP: 1, UDP: 2, SCTP: 4, ICMP: 8, ICMPv6: 16 };
+
+function portSpec(match: PortMatch): PortSpec {
+  const protocols = match.protocol === 'ANY' ? PROTOCOL_BITS.TCP | PROTOCOL_BITS.UDP | PROTOCOL_BITS.SCTP : PROTOCOL_BITS[match.protocol];
+  return { protocols, from: match.port ?? 0, to: match.port === undefined ? 65535 : (match.endPort ?? match.port), name: match.name };
+}
+
+/** Every entry has every field (undefined when unused): one object shape keeps the lookup loop fast. */
 export interface Entry {
   readonly rule: RuleRef;
   readonly key: string;
   /** `[rule]`, allocated once for the common single-match verdict. */
   readonly single: readonly RuleRef[];
   readonly peer: PeerMatcher;
-  /** Absent: every port. */
-  readonly ports?: readonly PortMatch[];
+  /** Undefined: every port. */
+  readonly portSpecs: readonly PortSpec[] | undefined;
   /** Cilium allow rules: the port rules, for L7 grants. */
-  readonly portRules?: readonly CiliumPortRule[];
+  readonly portRules: readonly CiliumPortRule[] | undefined;
   readonly hasL7: boolean;
-  readonly auth?: AuthMode;
-  readonly action?: TierAction;
+  readonly auth: AuthMode | undefined;
+  readonly action: TierAction | undefined;
   /** Tier entries: position in evaluation order (policy order, then rule index). */
-  readonly tier?: { readonly policy: TieredPolicy; readonly index: number };
+  readonly tier: { readonly policy: TieredPolicy; readonly index: number } | undefined;
+}
+
+interface EntryOptions {
+  readonly ports?: readonly PortMatch[] | undefined;
+  readonly portRules?: readonly CiliumPortRule[] | undefined;
+  readonly auth?: AuthMode | undefined;
+  readonly action?: TierAction | undefined;
+  readonly tier?: Entry['tier'];
 }
 
 export interface Contribution {
@@ -129,13 +155,37 @@ function namespaceRequirements(selector: Selector): Requirement[] {
   ];
 }
 
-function entry(rule: RuleRef, peer: PeerMatcher, extra: Partial<Omit<Entry, 'rule' | 'key' | 'single' | 'peer' | 'hasL7'>> = {}): Entry {
-  const hasL7 = (extra.portRules ?? []).some((portRule) => portRule.http !== undefined || portRule.dns !== undefined);
-  return { rule, key: ruleKey(rule), single: [rule], peer, hasL7, ...extra };
+function entry(rule: RuleRef, peer: PeerMatcher, options: EntryOptions = {}): Entry {
+  return {
+    rule,
+    key: ruleKey(rule),
+    single: [rule],
+    peer,
+    portSpecs: options.ports?.map(portSpec),
+    portRules: options.portRules,
+    hasL7: (options.portRules ?? []).some((portRule) => portRule.http !== undefined || portRule.dns !== undefined),
+    auth: options.auth,
+    action: options.action,
+    tier: options.tier,
+  };
 }
 
-const NO_PEER: PeerMatcher = { any: false, anyPod: false, podSelectors: [], classMask: 0, ipCidrs: [], worldCidrs: [], nodeSelectors: [] };
-const ANY_PEER: PeerMatcher = { ...NO_PEER, any: true };
+/** Always a literal with every field in this order (never a spread): one fast object shape for the lookup. */
+function peerMatcher(fields: Partial<PeerMatcher>): PeerMatcher {
+  return {
+    any: fields.any ?? false,
+    anyPod: fields.anyPod ?? false,
+    podSelectors: fields.podSelectors ?? [],
+    podSlots: (fields.podSelectors ?? []).map((selector) => selector.slot),
+    classMask: fields.classMask ?? 0,
+    ipCidrs: fields.ipCidrs ?? [],
+    worldCidrs: fields.worldCidrs ?? [],
+    nodeSelectors: fields.nodeSelectors ?? [],
+  };
+}
+
+const NO_PEER = peerMatcher({});
+const ANY_PEER = peerMatcher({ any: true });
 
 function isolation(policy: PolicyRef, path: string, direction: Direction): Contribution {
   return { direction, layer: 'isolate', entry: entry({ policy, path }, NO_PEER) };
@@ -149,7 +199,7 @@ function networkPolicyBinding(policy: NetworkPolicy, context: Context): Binding 
     if (!policy.isolates[direction]) continue;
     contributions.push(isolation(policy.ref, 'spec', direction));
     for (const rule of policy[direction]) {
-      contributions.push({ direction, layer: 'allow', entry: entry(rule.ref, networkPolicyPeers(policy, rule, context), rule.ports ? { ports: rule.ports } : {}) });
+      contributions.push({ direction, layer: 'allow', entry: entry(rule.ref, networkPolicyPeers(policy, rule, context), { ports: rule.ports }) });
     }
   }
   return { subject: { type: 'pods', selector: intern(context, inNamespace(policy.podSelector, policy.namespace)) }, contributions };
@@ -164,7 +214,7 @@ function networkPolicyPeers(policy: NetworkPolicy, rule: NetworkPolicyRule, cont
     else if (peer.namespaceSelector === undefined) podSelectors.push(intern(context, inNamespace(peer.podSelector ?? EVERYTHING, policy.namespace)));
     else podSelectors.push(intern(context, { requirements: [...namespaceRequirements(peer.namespaceSelector), ...(peer.podSelector?.requirements ?? [])] }));
   }
-  return { ...NO_PEER, podSelectors, ipCidrs };
+  return peerMatcher({ podSelectors, ipCidrs });
 }
 
 // ---- Cilium ----
@@ -188,10 +238,7 @@ function ciliumBinding(policy: CiliumPolicy, rule: CiliumPolicy['rules'][number]
 
 function ciliumEntry(policy: CiliumPolicy, rule: CiliumPeerRule, context: Context): Entry {
   const ports = rule.ports?.flatMap((portRule) => portRule.ports);
-  return entry(rule.ref, ciliumPeers(policy, rule, context), {
-    ...(ports ? { ports, portRules: rule.ports } : {}),
-    ...(rule.auth ? { auth: rule.auth } : {}),
-  });
+  return entry(rule.ref, ciliumPeers(policy, rule, context), { ports, portRules: rule.ports, auth: rule.auth });
 }
 
 function ciliumPeers(policy: CiliumPolicy, rule: CiliumPeerRule, context: Context): PeerMatcher {
@@ -208,15 +255,7 @@ function ciliumPeers(policy: CiliumPolicy, rule: CiliumPeerRule, context: Contex
     const reserved = reservedLabelsOf(variant.peerClass, variant.family);
     if ([...entities].some((entity) => memberOf.has(entity)) || scoped.some((selector) => selects(selector, reserved))) classMask |= 1 << index;
   });
-  return {
-    any: false,
-    anyPod: entities.has('all') || entities.has('cluster'),
-    podSelectors,
-    classMask,
-    ipCidrs: [],
-    worldCidrs: peers.cidrs,
-    nodeSelectors: peers.nodes,
-  };
+  return peerMatcher({ anyPod: entities.has('all') || entities.has('cluster'), podSelectors, classMask, worldCidrs: peers.cidrs, nodeSelectors: peers.nodes });
 }
 
 /** Cilium's implicit namespace for fromEndpoints/toEndpoints (pkg/k8s/apis/cilium.io/utils getEndpointSelector). */
@@ -251,7 +290,7 @@ function tieredBinding(policy: TieredPolicy, context: Context): Binding {
   const contributions: Contribution[] = [];
   for (const direction of ['ingress', 'egress'] as const) {
     policy[direction].forEach((rule, index) => {
-      contributions.push({ direction, layer, entry: entry(rule.ref, tierPeers(rule, context), { action: rule.action, tier: { policy, index }, ...(rule.ports ? { ports: rule.ports } : {}) }) });
+      contributions.push({ direction, layer, entry: entry(rule.ref, tierPeers(rule, context), { action: rule.action, tier: { policy, index }, ports: rule.ports }) });
     });
   }
   return { subject, contributions };
@@ -284,5 +323,5 @@ function tierPeers(rule: TierRule, context: Context): PeerMatcher {
         break;
     }
   }
-  return { ...NO_PEER, podSelectors, ipCidrs, nodeSelectors };
+  return peerMatcher({ podSelectors, ipCidrs, nodeSelectors });
 }

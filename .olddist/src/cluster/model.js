@@ -1,0 +1,2 @@
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'];
+//# sourceMappingURL=model.js.map
