@@ -11,7 +11,7 @@ import { selects } from '../selector.js';
 import { tierOrder } from '../tier-order.js';
 import { judgeHttp, sortRules, strongerAuth, type DirectionVerdict, type L7Grant } from '../verdict.js';
 import type { Identity } from './identities.js';
-import type { Binding, Entry, PeerMatcher, PortSpec } from './translate.js';
+import type { Binding, Entry, PeerMatcher } from './translate.js';
 
 export interface DirectionMap {
   readonly guardrails: readonly Entry[];
@@ -22,6 +22,10 @@ export interface DirectionMap {
   readonly baseline: readonly Entry[];
   /** Whether some policy isolates the subject in this direction (isolatedBy is not empty). */
   readonly isolated: boolean;
+  /** Every entry, layer after layer, packed for the lookup loop (see `pack`). */
+  readonly program: Int32Array;
+  /** The entries in program order: `program` refers to them by index. */
+  readonly order: readonly Entry[];
   /** The default-deny verdict, built once: most denials are this one. */
   readonly defaultDeny: DirectionVerdict;
 }
@@ -48,6 +52,123 @@ function entryVerdict(entry: Entry, direction: Direction, reason: DirectionVerdi
 }
 
 const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
+
+// ---- The packed program ----
+// Header: the start offset of each layer (guardrails, admin, deny, allow, baseline) and the end.
+// Record: [entry index, flags, class mask, port count, slot count, ports (protocol mask, from, to,
+// name id) ..., selector slots ...]. One Int32Array per direction map keeps a lookup's reads in a
+// few cache lines instead of a walk over entry, port and matcher objects.
+const LAYERS = 5;
+const HEADER = LAYERS + 1;
+const FLAG_ANY = 1;
+const FLAG_ANY_POD = 2;
+/** The entry also matches by address or node labels: consult its PeerMatcher. */
+const FLAG_SLOW = 4;
+const FLAG_ALL_PORTS = 8;
+const LAYER_GUARDRAILS = 0;
+const LAYER_ADMIN = 1;
+const LAYER_DENY = 2;
+const LAYER_ALLOW = 3;
+const LAYER_BASELINE = 4;
+
+/** Port names are compared as small integers in the program. */
+const PORT_NAMES: string[] = [];
+const PORT_NAME_IDS = new Map<string, number>();
+
+function portNameId(name: string | undefined): number {
+  if (name === undefined) return -1;
+  let id = PORT_NAME_IDS.get(name);
+  if (id === undefined) {
+    id = PORT_NAMES.length;
+    PORT_NAMES.push(name);
+    PORT_NAME_IDS.set(name, id);
+  }
+  return id;
+}
+
+function packed(...layers: Entry[][]): { program: Int32Array; order: readonly Entry[] } {
+  const order: Entry[] = [];
+  const words: number[] = new Array<number>(HEADER).fill(0);
+  layers.forEach((layer, index) => {
+    words[index] = words.length;
+    for (const entry of layer) {
+      const matcher = entry.peer;
+      const flags =
+        (matcher.any ? FLAG_ANY : 0) |
+        (matcher.anyPod ? FLAG_ANY_POD : 0) |
+        (matcher.ipCidrs.length > 0 || matcher.worldCidrs.length > 0 || matcher.nodeSelectors.length > 0 ? FLAG_SLOW : 0) |
+        (entry.portSpecs === undefined ? FLAG_ALL_PORTS : 0);
+      const ports = entry.portSpecs ?? [];
+      words.push(order.length, flags, matcher.classMask, ports.length, matcher.podSlots.length);
+      for (const port of ports) words.push(port.protocols, port.from, port.to, portNameId(port.name));
+      words.push(...matcher.podSlots);
+      order.push(entry);
+    }
+  });
+  words[LAYERS] = words.length;
+  return { program: Int32Array.from(words), order };
+}
+
+function recordLength(program: Int32Array, at: number): number {
+  return 5 + 4 * program[at + 3]! + program[at + 4]!;
+}
+
+function recordMatches(map: DirectionMap, at: number, peer: PeerView, traffic: Traffic): boolean {
+  const program = map.program;
+  const flags = program[at + 1]!;
+  const portCount = program[at + 3]!;
+  if ((flags & FLAG_ALL_PORTS) === 0) {
+    let portOk = false;
+    for (let port = at + 5, end = at + 5 + 4 * portCount; port < end; port += 4) {
+      if ((program[port]! & traffic.protocolBit) === 0) continue;
+      const nameId = program[port + 3]!;
+      if (nameId < 0 ? traffic.port >= program[port + 1]! && traffic.port <= program[port + 2]! : namedPortMatches(nameId, traffic)) {
+        portOk = true;
+        break;
+      }
+    }
+    if (!portOk) return false;
+  }
+  if ((flags & FLAG_ANY) !== 0) return true;
+  if (peer.isPod) {
+    if ((flags & FLAG_ANY_POD) !== 0) return true;
+    const member = peer.identity!.selectors;
+    for (let slot = at + 5 + 4 * portCount, end = slot + program[at + 4]!; slot < end; slot++) {
+      const value = program[slot]!;
+      if (((member[value >>> 5] ?? 0) & (1 << (value & 31))) !== 0) return true;
+    }
+  } else if ((program[at + 2]! & (1 << peer.variant)) !== 0) return true;
+  return (flags & FLAG_SLOW) !== 0 && slowPeerMatches(map.order[program[at]!]!.peer, peer);
+}
+
+function namedPortMatches(nameId: number, traffic: Traffic): boolean {
+  const name = PORT_NAMES[nameId];
+  for (const named of traffic.namedPorts) if (named.name === name && named.port === traffic.port && named.protocol === traffic.protocol) return true;
+  return false;
+}
+
+/** The matching entries of one layer: one entry (the common case, no allocation), several, or none. */
+function matchLayer(map: DirectionMap, layer: number, peer: PeerView, traffic: Traffic): Entry | Entry[] | undefined {
+  const program = map.program;
+  let first: Entry | undefined;
+  let more: Entry[] | undefined;
+  for (let at = program[layer]!, end = program[layer + 1]!; at < end; at += recordLength(program, at)) {
+    if (!recordMatches(map, at, peer, traffic)) continue;
+    const entry = map.order[program[at]!]!;
+    if (first === undefined) first = entry;
+    else (more ??= [first]).push(entry);
+  }
+  return more ?? first;
+}
+
+/** The first matching entry of an ordered layer (tiers: first match decides). */
+function firstInLayer(map: DirectionMap, layer: number, peer: PeerView, traffic: Traffic): Entry | undefined {
+  const program = map.program;
+  for (let at = program[layer]!, end = program[layer + 1]!; at < end; at += recordLength(program, at)) {
+    if (recordMatches(map, at, peer, traffic)) return map.order[program[at]!];
+  }
+  return undefined;
+}
 
 function shared(entries: Entry[]): readonly Entry[] {
   return entries.length === 0 ? NO_ENTRIES : entries;
@@ -85,6 +206,7 @@ export function buildPolicyMap(bindings: Iterable<Binding>): PolicyMap {
       isolatedBy,
       baseline: shared(map.baseline),
       isolated: isolatedBy.length > 0,
+      ...packed(map.guardrails, map.admin, map.deny, map.allow, map.baseline),
       defaultDeny: Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy }),
     };
   };
@@ -115,58 +237,19 @@ export interface Traffic {
   readonly http: HttpRequest | undefined;
 }
 
-function peerMatches(matcher: PeerMatcher, peer: PeerView): boolean {
-  if (matcher.any) return true;
-  if (peer.isPod) {
-    if (matcher.anyPod) return true;
-    const slots = matcher.podSlots;
-    const member = peer.identity!.selectors;
-    for (let index = 0; index < slots.length; index++) {
-      const slot = slots[index]!;
-      if (((member[slot >>> 5] ?? 0) & (1 << (slot & 31))) !== 0) return true;
-    }
-  } else {
-    if ((matcher.classMask & (1 << peer.variant)) !== 0) return true;
-    if (peer.isWorld && peer.ip !== undefined) {
-      for (const rule of matcher.worldCidrs) if (cidrContains(rule.cidr, peer.ip) && !rule.except.some((except) => cidrContains(except, peer.ip!))) return true;
+/** Address and node-label matching, for the entries that need it (flag FLAG_SLOW). */
+function slowPeerMatches(matcher: PeerMatcher, peer: PeerView): boolean {
+  const ip = peer.ip;
+  if (!peer.isPod) {
+    if (peer.isWorld && ip !== undefined) {
+      for (const rule of matcher.worldCidrs) if (cidrContains(rule.cidr, ip) && !rule.except.some((except) => cidrContains(except, ip))) return true;
     }
     if (peer.node !== undefined) for (const selector of matcher.nodeSelectors) if (selects(selector, peer.node.labels)) return true;
   }
-  if (matcher.ipCidrs.length > 0 && peer.ip !== undefined) {
-    for (const rule of matcher.ipCidrs) if (cidrContains(rule.cidr, peer.ip) && !rule.except.some((except) => cidrContains(except, peer.ip!))) return true;
+  if (ip !== undefined) {
+    for (const rule of matcher.ipCidrs) if (cidrContains(rule.cidr, ip) && !rule.except.some((except) => cidrContains(except, ip))) return true;
   }
   return false;
-}
-
-function portsMatch(specs: readonly PortSpec[], traffic: Traffic): boolean {
-  for (let index = 0; index < specs.length; index++) {
-    const spec = specs[index]!;
-    if ((spec.protocols & traffic.protocolBit) === 0) continue;
-    if (spec.name === undefined) {
-      if (traffic.port >= spec.from && traffic.port <= spec.to) return true;
-    } else {
-      for (const named of traffic.namedPorts) if (named.name === spec.name && named.port === traffic.port && named.protocol === traffic.protocol) return true;
-    }
-  }
-  return false;
-}
-
-function entryMatches(entry: Entry, peer: PeerView, traffic: Traffic): boolean {
-  if (entry.portSpecs !== undefined && !portsMatch(entry.portSpecs, traffic)) return false;
-  return peerMatches(entry.peer, peer);
-}
-
-/** The matching entries: one entry (the common case, no allocation), several, or none. */
-function matching(entries: readonly Entry[], peer: PeerView, traffic: Traffic): Entry | Entry[] | undefined {
-  let first: Entry | undefined;
-  let more: Entry[] | undefined;
-  for (let index = 0; index < entries.length; index++) {
-    const entry = entries[index]!;
-    if (!entryMatches(entry, peer, traffic)) continue;
-    if (first === undefined) first = entry;
-    else (more ??= [first]).push(entry);
-  }
-  return more ?? first;
 }
 
 function provenance(entries: readonly Entry[]): readonly RuleRef[] {
@@ -182,28 +265,23 @@ function withPass(verdict: DirectionVerdict, passedBy: RuleRef | undefined): Dir
  * and no closures, so nothing is allocated for the common verdicts.
  */
 export function decide(map: DirectionMap, direction: Direction, peer: PeerView, traffic: Traffic): DirectionVerdict {
-  const guardrails = matching(map.guardrails, peer, traffic);
+  const guardrails = matchLayer(map, LAYER_GUARDRAILS, peer, traffic);
   if (guardrails !== undefined) {
     if (!Array.isArray(guardrails)) return entryVerdict(guardrails, direction, 'admin-deny', false);
     return { direction, allowed: false, reason: 'admin-deny', tier: 'admin', rules: provenance(guardrails) };
   }
   let passedBy: RuleRef | undefined;
-  const admin = map.admin;
-  for (let index = 0; index < admin.length; index++) {
-    const entry = admin[index]!;
-    if (!entryMatches(entry, peer, traffic)) continue;
-    if (entry.action === 'Pass') {
-      passedBy = entry.rule;
-      break;
-    }
-    return entry.action === 'Accept' ? entryVerdict(entry, direction, 'admin-accept', true) : entryVerdict(entry, direction, 'admin-deny', false);
+  const admin = firstInLayer(map, LAYER_ADMIN, peer, traffic);
+  if (admin !== undefined) {
+    if (admin.action !== 'Pass') return admin.action === 'Accept' ? entryVerdict(admin, direction, 'admin-accept', true) : entryVerdict(admin, direction, 'admin-deny', false);
+    passedBy = admin.rule;
   }
-  const denies = matching(map.deny, peer, traffic);
+  const denies = matchLayer(map, LAYER_DENY, peer, traffic);
   if (denies !== undefined) {
     const verdict = Array.isArray(denies) ? { direction, allowed: false, reason: 'denied' as const, tier: 'namespaced' as const, rules: provenance(denies) } : entryVerdict(denies, direction, 'denied', false);
     return withPass(verdict, passedBy);
   }
-  const allows = matching(map.allow, peer, traffic);
+  const allows = matchLayer(map, LAYER_ALLOW, peer, traffic);
   if (allows !== undefined) {
     if (!Array.isArray(allows) && !allows.hasL7 && traffic.http === undefined) {
       return withPass(verdictCache.get(allows) ?? remember(allows, allowVerdict(direction, [allows], traffic)), passedBy);
@@ -212,12 +290,9 @@ export function decide(map: DirectionMap, direction: Direction, peer: PeerView, 
   }
   if (direction === 'ingress' && peer.isLocalHost) return withPass(HOST_ALLOWED, passedBy);
   if (map.isolated) return withPass(map.defaultDeny, passedBy);
-  const baseline = map.baseline;
-  for (let index = 0; index < baseline.length; index++) {
-    const entry = baseline[index]!;
-    if (!entryMatches(entry, peer, traffic)) continue;
-    if (entry.action === 'Pass') break;
-    return withPass(entry.action === 'Accept' ? entryVerdict(entry, direction, 'baseline-accept', true) : entryVerdict(entry, direction, 'baseline-deny', false), passedBy);
+  const baseline = firstInLayer(map, LAYER_BASELINE, peer, traffic);
+  if (baseline !== undefined && baseline.action !== 'Pass') {
+    return withPass(baseline.action === 'Accept' ? entryVerdict(baseline, direction, 'baseline-accept', true) : entryVerdict(baseline, direction, 'baseline-deny', false), passedBy);
   }
   return withPass(NOT_ISOLATED[direction], passedBy);
 }
