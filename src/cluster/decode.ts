@@ -61,13 +61,15 @@ export function readLabels(field: Field): Map<string, string> {
   return labels;
 }
 
+/** The controlling owner (or the only owner) from ownerReferences. */
 function readOwner(field: Field): Owner | undefined {
-  for (const reference of field.array() ?? []) {
+  const references = field.array() ?? [];
+  for (const reference of references) {
     const object = reference.object();
     if (!object) continue;
     const kind = object.child('kind').string();
     const name = object.child('name').string();
-    if (kind !== undefined && name !== undefined && (object.child('controller').value === true || field.array()?.length === 1)) return { kind, name };
+    if (kind !== undefined && name !== undefined && (object.child('controller').value === true || references.length === 1)) return { kind, name };
   }
   return undefined;
 }

@@ -67,8 +67,9 @@ export class ClusterState {
     return state;
   }
 
+  /** An independent copy (engines each own one); workloads are kept but not expanded again. */
   clone(): ClusterState {
-    return ClusterState.build({
+    const copy = ClusterState.build({
       namespaces: [...this.namespaceMap.values()].filter((namespace) => !namespace.implicit),
       pods: this.pods,
       nodes: this.nodes,
@@ -76,6 +77,8 @@ export class ClusterState {
       serviceAccounts: this.serviceAccounts,
       externals: this.externals,
     });
+    copy.workloads.push(...this.workloads);
+    return copy;
   }
 
   get namespaces(): Namespace[] {

@@ -200,26 +200,32 @@ function readPeer(field: Field, kind: Flavor, direction: Direction): TierPeer | 
   }
 }
 
+/** The one key of `keys` the object sets; an issue (and undefined) when it sets none or several. */
+function exactlyOne(object: Field, keys: readonly string[], what: string): string | undefined {
+  const set = keys.filter((key) => object.has(key));
+  if (set.length === 1) return set[0];
+  object.error('PODGATE_E_PORT', `each ${what} sets exactly one of ${keys.join(', ')}${set.length > 1 ? `, not ${set.join(' and ')}` : ''}`);
+  return undefined;
+}
+
+/** A named port in any tier port form: matched by name on the destination, whatever its protocol. */
+function readNamedPort(field: Field): PortMatch | undefined {
+  const name = field.string();
+  if (name === undefined) return undefined;
+  const problem = portNameProblem(name);
+  if (problem) {
+    field.error('PODGATE_E_PORT_NAME', `invalid named port "${name}": ${problem}`);
+    return undefined;
+  }
+  return { protocol: 'ANY', name };
+}
+
 /** v1alpha2 `protocols` entry: tcp/udp/sctp with destinationPort {number | range}, or destinationNamedPort. */
 function readProtocolEntry(field: Field): PortMatch | undefined {
   const object = field.object(['tcp', 'udp', 'sctp', 'destinationNamedPort']);
-  if (!object) return undefined;
-  const set = ['tcp', 'udp', 'sctp', 'destinationNamedPort'].filter((key) => object.has(key));
-  if (set.length !== 1) {
-    field.error('PODGATE_E_PORT', 'each protocols entry sets exactly one of tcp, udp, sctp or destinationNamedPort');
-    return undefined;
-  }
-  const key = set[0]!;
-  if (key === 'destinationNamedPort') {
-    const name = object.child(key).string();
-    if (name === undefined) return undefined;
-    const problem = portNameProblem(name);
-    if (problem) {
-      object.child(key).error('PODGATE_E_PORT_NAME', `invalid named port "${name}": ${problem}`);
-      return undefined;
-    }
-    return { protocol: 'ANY', name };
-  }
+  const key = object && exactlyOne(object, ['tcp', 'udp', 'sctp', 'destinationNamedPort'], 'protocols entry');
+  if (!object || key === undefined) return undefined;
+  if (key === 'destinationNamedPort') return readNamedPort(object.child(key));
   const protocol = key.toUpperCase() as Protocol;
   const entry = object.child(key).object(['destinationPort']);
   const destination = entry?.child('destinationPort').object(['number', 'range']);
@@ -253,23 +259,9 @@ function readProtocolEntry(field: Field): PortMatch | undefined {
 /** v1alpha1 `ports` entry: portNumber, namedPort or portRange (protocol defaults to TCP). */
 function readAdminPort(field: Field): PortMatch | undefined {
   const object = field.object(['portNumber', 'namedPort', 'portRange']);
-  if (!object) return undefined;
-  const set = ['portNumber', 'namedPort', 'portRange'].filter((key) => object.has(key));
-  if (set.length !== 1) {
-    field.error('PODGATE_E_PORT', 'each ports entry sets exactly one of portNumber, namedPort or portRange');
-    return undefined;
-  }
-  const key = set[0]!;
-  if (key === 'namedPort') {
-    const name = object.child(key).string();
-    if (name === undefined) return undefined;
-    const problem = portNameProblem(name);
-    if (problem) {
-      object.child(key).error('PODGATE_E_PORT_NAME', `invalid named port "${name}": ${problem}`);
-      return undefined;
-    }
-    return { protocol: 'ANY', name };
-  }
+  const key = object && exactlyOne(object, ['portNumber', 'namedPort', 'portRange'], 'ports entry');
+  if (!object || key === undefined) return undefined;
+  if (key === 'namedPort') return readNamedPort(object.child(key));
   const entry = object.child(key).object(key === 'portNumber' ? ['protocol', 'port'] : ['protocol', 'start', 'end']);
   if (!entry) return undefined;
   const protocol = entry.has('protocol') ? readProtocol(entry.child('protocol')) : 'TCP';
