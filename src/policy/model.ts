@@ -3,6 +3,7 @@
  * (omitted protocol, policyTypes, implicit sections), but before any engine-specific compilation.
  */
 import type { Cidr } from './address.js';
+import type { Entity } from './entity.js';
 import type { DnsRule, HttpRule } from './l7.js';
 import type { PortMatch } from './ports.js';
 import type { Selector } from './selector.js';
@@ -92,7 +93,7 @@ export interface CiliumPeerRule {
 
 export interface CiliumPeers {
   readonly endpoints: readonly Selector[];
-  readonly entities: readonly string[];
+  readonly entities: readonly Entity[];
   readonly cidrs: readonly CidrRule[];
   readonly nodes: readonly Selector[];
   readonly services: readonly ServiceSelector[];

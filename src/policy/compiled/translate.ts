@@ -5,7 +5,7 @@
  */
 import type { Service } from '../../cluster/model.js';
 import type { Cidr } from '../address.js';
-import { entitiesOf, reservedLabelsOf, type Entity, type PeerClass } from '../entity.js';
+import { entitiesOf, reservedLabelsOf, type PeerClass } from '../entity.js';
 import { NAMESPACE_LABEL, NAMESPACE_LABELS_PREFIX } from '../identity-labels.js';
 import { ruleKey, type AuthMode, type CidrRule, type CiliumPeerRule, type CiliumPolicy, type CiliumPortRule, type Direction, type NetworkPolicy, type NetworkPolicyRule, type Policy, type PolicyRef, type RuleRef, type ServiceSelector, type TierAction, type TieredPolicy, type TierPeer, type TierRule, type TierSubject } from '../model.js';
 import type { PortMatch, Protocol } from '../ports.js';
@@ -248,7 +248,7 @@ function ciliumPeers(policy: CiliumPolicy, rule: CiliumPeerRule, context: Contex
   const scoped = peers.endpoints.map((selector) => ciliumEndpointSelector(selector, policy.namespace));
   for (const selector of scoped) podSelectors.push(intern(context, selector));
   for (const service of peers.services) for (const selector of serviceSelectors(service, context.services())) podSelectors.push(intern(context, selector));
-  const entities = new Set(peers.entities as Entity[]);
+  const entities = new Set(peers.entities);
   let classMask = 0;
   PEER_VARIANTS.forEach((variant, index) => {
     const memberOf = entitiesOf(variant.peerClass, variant.family);

@@ -3,7 +3,7 @@ import { readMetadata } from '../../cluster/decode.js';
 import type { Field } from '../../manifest/reader.js';
 import { portNameProblem } from '../../manifest/syntax.js';
 import { hostCidr, parseIp } from '../address.js';
-import { isEntity } from '../entity.js';
+import { isEntity, type Entity } from '../entity.js';
 import { compilePattern, dnsRule, type DnsRule, type HeaderMatch, type HttpRule, type Pattern } from '../l7.js';
 import type { AuthMode, CidrRule, CiliumPeerRule, CiliumPeers, CiliumPolicy, CiliumPortRule, CiliumRule, CiliumSubject, Direction, FqdnSelector, PolicyRef, ServiceSelector } from '../model.js';
 import type { PortMatch, ProtocolMatch } from '../ports.js';
@@ -276,7 +276,7 @@ function readPeerRule(field: Field, context: PeerRuleContext): CiliumPeerRule | 
   };
 }
 
-function emptyPeers(): { endpoints: Selector[]; entities: string[]; cidrs: CidrRule[]; nodes: Selector[]; services: ServiceSelector[]; fqdns: FqdnSelector[] } {
+function emptyPeers(): { endpoints: Selector[]; entities: Entity[]; cidrs: CidrRule[]; nodes: Selector[]; services: ServiceSelector[]; fqdns: FqdnSelector[] } {
   return { endpoints: [], entities: [], cidrs: [], nodes: [], services: [], fqdns: [] };
 }
 

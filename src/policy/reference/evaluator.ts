@@ -259,7 +259,7 @@ class ReferenceEngine implements PolicyEngine {
     const peers = rule.peers;
     if (peers.endpoints.some((selector) => this.ciliumEndpointSelectorMatches(policy.namespace, selector, peer, side.subject))) return true;
     const entities = entitiesOf(peerClass, ip?.family);
-    if (peers.entities.some((entity) => entities.has(entity as never))) return true;
+    if (peers.entities.some((entity) => entities.has(entity))) return true;
     // CIDR rules only ever match addresses outside the cluster (Cilium: not pods, not nodes).
     if (peerClass === 'world' && ip !== undefined && peers.cidrs.some((rule) => cidrContains(rule.cidr, ip) && !rule.except.some((except) => cidrContains(except, ip)))) return true;
     if (peer.kind === 'node' && peer.node !== undefined && peers.nodes.some((selector) => selects(selector, peer.node!.labels))) return true;
