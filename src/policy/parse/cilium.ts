@@ -427,9 +427,10 @@ function readCiliumPort(field: Field): PortMatch | undefined {
   let protocol: ProtocolMatch = 'ANY';
   if (protocolText !== undefined && protocolText !== '') {
     const upper = protocolText.toUpperCase();
-    if (upper === 'TCP' || upper === 'UDP' || upper === 'SCTP' || upper === 'ANY') protocol = upper;
+    if (protocolText === 'TCP' || protocolText === 'UDP' || protocolText === 'SCTP' || protocolText === 'ANY') protocol = protocolText;
     else {
-      object.child('protocol').error('PODGATE_E_PROTOCOL', `unknown protocol "${protocolText}"`, upper.startsWith('ICMP') ? 'match ICMP with an icmps rule' : 'use TCP, UDP, SCTP or ANY');
+      const hint = upper.startsWith('ICMP') ? 'match ICMP with an icmps rule' : ['TCP', 'UDP', 'SCTP', 'ANY'].includes(upper) ? `protocols are upper case: write ${upper}` : 'use TCP, UDP, SCTP or ANY';
+      object.child('protocol').error('PODGATE_E_PROTOCOL', `unknown protocol "${protocolText}"`, hint);
       return undefined;
     }
   }
