@@ -12,7 +12,7 @@ import type { NamedPort } from '../ports.js';
 import { selects } from '../selector.js';
 import { combine, failClosed, type Connection, type DirectionVerdict, type Verdict } from '../verdict.js';
 import { IdentityTable, type Identity } from './identities.js';
-import { buildPolicyMap, decide, EMPTY_MAP, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
+import { buildPolicyMap, decide, EMPTY_MAP, type DirectionMap, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
 import { SelectorCache } from './selector-cache.js';
 import { compilePolicy, peerVariant, PROTOCOL_BITS, type Binding, type CompiledPolicy } from './translate.js';
 
@@ -22,15 +22,14 @@ export function createCompiledEngine(input: EngineInput): CompiledEngine {
 
 const UNKNOWN = Symbol('unknown pod');
 
-interface PodInfo {
+/** A pod's compiled state. It is also how the pod looks as a peer (the same from every subject). */
+interface PodInfo extends PeerView {
   readonly engine: CompiledEngine;
   /** False once the pod was replaced or deleted: a handle to it is stale. */
   live: boolean;
   readonly pod: Pod;
   readonly identity: Identity;
   readonly namedPorts: readonly NamedPort[];
-  /** How this pod looks as a peer: the same from every subject. */
-  readonly view: PeerView;
 }
 
 export interface CompileStats {
@@ -74,7 +73,8 @@ export class CompiledEngine implements PolicyEngine {
 
   /** The compiled map of the identity a pod holds (for explain and tests). */
   policyMapOf(pod: Pod): PolicyMap | undefined {
-    return this.infoByPod.get(pod)?.identity.map;
+    const identity = this.infoByPod.get(pod)?.identity;
+    return identity ? { egress: identity.egress, ingress: identity.ingress } : undefined;
   }
 
   evaluate(connection: Connection): Verdict {
@@ -111,13 +111,13 @@ export class CompiledEngine implements PolicyEngine {
 
   private side(direction: 'ingress' | 'egress', subject: Endpoint, subjectState: PodInfo | typeof UNKNOWN | undefined, peer: Endpoint, peerState: PodInfo | typeof UNKNOWN | undefined, traffic: Traffic): DirectionVerdict {
     try {
-      let map: PolicyMap;
+      let map: DirectionMap;
       if (subjectState === UNKNOWN) return failClosed(direction, 'unknown-endpoint', `pod ${describeEndpoint(subject)} is not in the engine's state`);
-      if (subjectState !== undefined) map = subjectState.identity.map;
-      else if (subject.kind === 'node' && subject.node !== undefined) map = this.nodeMaps.get(subject.node.name) ?? EMPTY_MAP;
+      if (subjectState !== undefined) map = direction === 'egress' ? subjectState.identity.egress : subjectState.identity.ingress;
+      else if (subject.kind === 'node' && subject.node !== undefined) map = (this.nodeMaps.get(subject.node.name) ?? EMPTY_MAP)[direction];
       else return { direction, allowed: true, reason: 'not-enforced', tier: 'default', rules: [] };
       if (peerState === UNKNOWN) return failClosed(direction, 'unknown-endpoint', `peer pod ${describeEndpoint(peer)} is not in the engine's state`);
-      return decide(map[direction], direction, peerState?.view ?? this.otherPeerView(peer, subject), traffic);
+      return decide(map, direction, peerState ?? this.otherPeerView(peer, subject), traffic);
     } catch (error) {
       return failClosed(direction, 'error', String(error));
     }
@@ -186,8 +186,7 @@ export class CompiledEngine implements PolicyEngine {
     const namespace = this.cluster.namespace(pod.namespace);
     const labels = podIdentityLabels({ podLabels: pod.labels, namespace: pod.namespace, namespaceLabels: namespace.labels, serviceAccount: pod.serviceAccount });
     const { identity, created } = this.identities.acquire(labels);
-    const view: PeerView = { isPod: true, identity, ip: pod.ip, variant: -1, isWorld: false, isLocalHost: false, node: undefined };
-    const info: PodInfo = { engine: this, live: true, pod, identity, namedPorts: namedPortsOf({ kind: 'pod', pod }), view };
+    const info: PodInfo = { isPod: true, identity, ip: pod.ip, variant: -1, isWorld: false, isLocalHost: false, node: undefined, engine: this, live: true, pod, namedPorts: namedPortsOf({ kind: 'pod', pod }) };
     this.podInfo.set(podKey(pod.namespace, pod.name), info);
     this.infoByPod.set(pod, info);
     if (!created) return;
@@ -207,13 +206,17 @@ export class CompiledEngine implements PolicyEngine {
     if (this.identities.release(info.identity)) {
       this.cache.identityRemoved(info.identity);
       this.bindingsOf.delete(info.identity.id);
-      info.identity.map = EMPTY_MAP;
+      info.identity.egress = EMPTY_MAP.egress;
+      info.identity.ingress = EMPTY_MAP.ingress;
     }
   }
 
   private rebuild(identityId: number): void {
     const identity = this.identities.get(identityId);
-    if (identity) identity.map = buildPolicyMap(this.bindingsOf.get(identityId) ?? []);
+    if (!identity) return;
+    const map = buildPolicyMap(this.bindingsOf.get(identityId) ?? []);
+    identity.egress = map.egress;
+    identity.ingress = map.ingress;
   }
 
   private rebuildNodes(): void {

@@ -4,7 +4,7 @@
  */
 import { labelsKey } from '../identity-labels.js';
 import type { Labels } from '../selector.js';
-import { EMPTY_MAP, type PolicyMap } from './policy-map.js';
+import { EMPTY_MAP, type DirectionMap } from './policy-map.js';
 
 export interface Identity {
   readonly id: number;
@@ -12,8 +12,9 @@ export interface Identity {
   readonly labels: Labels;
   /** Pods currently holding this identity. */
   members: number;
-  /** The identity's compiled policy map, held here so a lookup needs no map access by id. */
-  map: PolicyMap;
+  /** The identity's compiled policy map, one per direction, held here so a lookup reads no other object. */
+  egress: DirectionMap;
+  ingress: DirectionMap;
   /**
    * Which cached selectors select this identity, one bit per selector slot. A lookup tests the
    * peer's bits here: one small array per peer instead of one bitset per selector.
@@ -51,7 +52,7 @@ export class IdentityTable {
       return { identity: existing, created: false };
     }
     const id = this.free.pop() ?? this.byId.length;
-    const identity: Identity = { id, key, labels, members: 1, map: EMPTY_MAP, selectors: new Uint32Array(4) };
+    const identity: Identity = { id, key, labels, members: 1, egress: EMPTY_MAP.egress, ingress: EMPTY_MAP.ingress, selectors: new Uint32Array(4) };
     this.byKey.set(key, identity);
     this.byId[id] = identity;
     return { identity, created: true };

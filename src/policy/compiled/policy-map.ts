@@ -218,8 +218,8 @@ export const EMPTY_MAP: PolicyMap = buildPolicyMap([]);
 /** The peer as one side sees it. */
 export interface PeerView {
   readonly isPod: boolean;
-  /** Identity of a pod peer. */
-  readonly identity: Identity | undefined;
+  /** Identity of a pod peer (whose `selectors` bits the lookup tests). */
+  readonly identity: Pick<Identity, 'selectors'> | undefined;
   readonly ip: IpAddress | undefined;
   /** PEER_VARIANTS index of a non-pod peer; -1 for pods. */
   readonly variant: number;
