@@ -81,6 +81,7 @@ export class CompiledEngine implements PolicyEngine {
     const src = this.stateOf(connection.src);
     const dst = this.stateOf(connection.dst);
     const traffic: Traffic = {
+      members: this.cache.members,
       protocol: connection.protocol,
       protocolBit: PROTOCOL_BITS[connection.protocol] ?? 0,
       port: connection.port,

@@ -15,11 +15,6 @@ export interface Identity {
   /** The identity's compiled policy map, one per direction, held here so a lookup reads no other object. */
   egress: DirectionMap;
   ingress: DirectionMap;
-  /**
-   * Which cached selectors select this identity, one bit per selector slot. A lookup tests the
-   * peer's bits here: one small array per peer instead of one bitset per selector.
-   */
-  selectors: Uint32Array;
 }
 
 export class IdentityTable {
@@ -52,7 +47,7 @@ export class IdentityTable {
       return { identity: existing, created: false };
     }
     const id = this.free.pop() ?? this.byId.length;
-    const identity: Identity = { id, key, labels, members: 1, egress: EMPTY_MAP.egress, ingress: EMPTY_MAP.ingress, selectors: new Uint32Array(4) };
+    const identity: Identity = { id, key, labels, members: 1, egress: EMPTY_MAP.egress, ingress: EMPTY_MAP.ingress };
     this.byKey.set(key, identity);
     this.byId[id] = identity;
     return { identity, created: true };

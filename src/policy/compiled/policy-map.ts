@@ -11,6 +11,7 @@ import { selects } from '../selector.js';
 import { tierOrder } from '../tier-order.js';
 import { judgeHttp, sortRules, strongerAuth, type DirectionVerdict, type L7Grant } from '../verdict.js';
 import type { Identity } from './identities.js';
+import type { MembershipMatrix } from './selector-cache.js';
 import type { Binding, Entry, PeerMatcher } from './translate.js';
 
 export interface DirectionMap {
@@ -132,10 +133,12 @@ function recordMatches(map: DirectionMap, at: number, peer: PeerView, traffic: T
   if ((flags & FLAG_ANY) !== 0) return true;
   if (peer.isPod) {
     if ((flags & FLAG_ANY_POD) !== 0) return true;
-    const member = peer.identity!.selectors;
+    const members = traffic.members;
+    const bits = members.bits;
+    const row = peer.identity!.id * members.stride;
     for (let slot = at + 5 + 4 * portCount, end = slot + program[at + 4]!; slot < end; slot++) {
       const value = program[slot]!;
-      if (((member[value >>> 5] ?? 0) & (1 << (value & 31))) !== 0) return true;
+      if (((bits[row + (value >>> 5)] ?? 0) & (1 << (value & 31))) !== 0) return true;
     }
   } else if ((program[at + 2]! & (1 << peer.variant)) !== 0) return true;
   return (flags & FLAG_SLOW) !== 0 && slowPeerMatches(map.order[program[at]!]!.peer, peer);
@@ -218,8 +221,8 @@ export const EMPTY_MAP: PolicyMap = buildPolicyMap([]);
 /** The peer as one side sees it. */
 export interface PeerView {
   readonly isPod: boolean;
-  /** Identity of a pod peer (whose `selectors` bits the lookup tests). */
-  readonly identity: Pick<Identity, 'selectors'> | undefined;
+  /** Identity of a pod peer (its row in the membership matrix). */
+  readonly identity: Pick<Identity, 'id'> | undefined;
   readonly ip: IpAddress | undefined;
   /** PEER_VARIANTS index of a non-pod peer; -1 for pods. */
   readonly variant: number;
@@ -229,6 +232,8 @@ export interface PeerView {
 }
 
 export interface Traffic {
+  /** The engine's selector membership, for pod peers. */
+  readonly members: MembershipMatrix;
   readonly protocol: Protocol;
   /** PROTOCOL_BITS of the protocol. */
   readonly protocolBit: number;

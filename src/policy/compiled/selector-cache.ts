@@ -44,7 +44,50 @@ export class CachedSelector {
   }
 }
 
+/**
+ * Which selectors select which identity, as one matrix: a row of bits per identity id, one bit per
+ * selector slot. A lookup tests the peer's row, so one array serves every test.
+ */
+export class MembershipMatrix {
+  bits = new Uint32Array(0);
+  /** Words per identity row. */
+  stride = 1;
+  private rows = 0;
+
+  has(identityId: number, slot: number): boolean {
+    return ((this.bits[identityId * this.stride + (slot >>> 5)] ?? 0) & (1 << (slot & 31))) !== 0;
+  }
+
+  set(identityId: number, slot: number): void {
+    this.ensure(identityId, slot);
+    this.bits[identityId * this.stride + (slot >>> 5)]! |= 1 << (slot & 31);
+  }
+
+  clear(identityId: number, slot: number): void {
+    if (identityId < this.rows && slot >>> 5 < this.stride) this.bits[identityId * this.stride + (slot >>> 5)]! &= ~(1 << (slot & 31));
+  }
+
+  clearRow(identityId: number): void {
+    if (identityId < this.rows) this.bits.fill(0, identityId * this.stride, (identityId + 1) * this.stride);
+  }
+
+  private ensure(identityId: number, slot: number): void {
+    const neededStride = (slot >>> 5) + 1;
+    if (identityId < this.rows && neededStride <= this.stride) return;
+    let stride = this.stride;
+    while (stride < neededStride) stride *= 2;
+    let rows = Math.max(this.rows, 64);
+    while (rows <= identityId) rows *= 2;
+    const grown = new Uint32Array(rows * stride);
+    for (let row = 0; row < this.rows; row++) grown.set(this.bits.subarray(row * this.stride, (row + 1) * this.stride), row * stride);
+    this.bits = grown;
+    this.stride = stride;
+    this.rows = rows;
+  }
+}
+
 export class SelectorCache {
+  readonly members = new MembershipMatrix();
   private readonly byKey = new Map<string, CachedSelector>();
   /** Selectors by anchor label, to find the few a new identity can match. */
   private readonly byAnchor = new Map<string, Set<CachedSelector>>();
@@ -77,7 +120,7 @@ export class SelectorCache {
       for (const identity of this.candidates(anchors)) {
         if (selects(selector, identity.labels)) {
           cached.set(identity.id);
-          setSlot(identity, cached.slot);
+          this.members.set(identity.id, cached.slot);
           this.selectorsOf.get(identity.id)?.add(cached);
         }
       }
@@ -94,8 +137,7 @@ export class SelectorCache {
     else this.unanchored.delete(cached);
     for (const id of cached.ids()) {
       this.selectorsOf.get(id)?.delete(cached);
-      const identity = this.identities.get(id);
-      if (identity) clearSlot(identity, cached.slot);
+      this.members.clear(id, cached.slot);
     }
     this.freeSlots.push(cached.slot);
   }
@@ -108,7 +150,7 @@ export class SelectorCache {
     const consider = (cached: CachedSelector): void => {
       if (!matched.has(cached) && selects(cached.selector, identity.labels)) {
         cached.set(identity.id);
-        setSlot(identity, cached.slot);
+        this.members.set(identity.id, cached.slot);
         matched.add(cached);
       }
     };
@@ -122,6 +164,7 @@ export class SelectorCache {
     for (const [key, value] of identity.labels) this.identitiesByLabel.get(`${key}=${value}`)?.delete(identity);
     const selectors = this.selectorsOf.get(identity.id) ?? new Set<CachedSelector>();
     for (const cached of selectors) cached.clear(identity.id);
+    this.members.clearRow(identity.id);
     this.selectorsOf.delete(identity.id);
     return selectors;
   }
@@ -151,23 +194,6 @@ export class SelectorCache {
     if (!set) index.set(key, (set = new Set()));
     set.add(value);
   }
-}
-
-function setSlot(identity: Identity, slot: number): void {
-  const word = slot >>> 5;
-  if (word >= identity.selectors.length) {
-    let length = identity.selectors.length * 2;
-    while (length <= word) length *= 2;
-    const grown = new Uint32Array(length);
-    grown.set(identity.selectors);
-    identity.selectors = grown;
-  }
-  identity.selectors[word]! |= 1 << (slot & 31);
-}
-
-function clearSlot(identity: Identity, slot: number): void {
-  const word = slot >>> 5;
-  if (word < identity.selectors.length) identity.selectors[word]! &= ~(1 << (slot & 31));
 }
 
 /**
