@@ -209,6 +209,22 @@ export function runPolicyBenchmark(log: (line: string) => void): Figure[] {
     });
   }
 
+  // One direction per lookup, as each node agent decides its side (egress at the source's node,
+  // ingress at the destination's): uniform connections, egress only.
+  {
+    const sample = connections(engine, LOOKUPS, 11, 'uniform');
+    for (const connection of sample.slice(0, 20_000)) engine.evaluateDirection(connection, 'egress');
+    const compiledRun = time(() => {
+      for (const connection of sample) engine.evaluateDirection(connection, 'egress');
+    });
+    const prefix = sample.slice(0, REFERENCE_LOOKUPS).map((connection) => rebind(reference, connection));
+    const referenceVerdicts = time(() => prefix.map((connection) => reference.evaluateDirection(connection, 'egress').allowed));
+    const disagreements = referenceVerdicts.value.filter((verdict, index) => verdict !== engine.evaluateDirection(sample[index]!, 'egress').allowed).length;
+    const compiledRate = LOOKUPS / (compiledRun.ms / 1000);
+    const referenceRate = REFERENCE_LOOKUPS / (referenceVerdicts.ms / 1000);
+    add({ name: 'lookups_uniform_one_direction', compiled_per_s: Math.round(compiledRate), reference_per_s: round(referenceRate), ratio: Math.round(compiledRate / referenceRate), compiled_lookups: LOOKUPS, reference_lookups: REFERENCE_LOOKUPS, disagreements, target_per_s: 1_000_000, target_ratio: 100, meets_target: compiledRate >= 1_000_000 && compiledRate / referenceRate >= 100 });
+  }
+
   // Incremental updates against the full compile.
   const full = median(compileTimes);
   const podTimes: number[] = [];

@@ -42,7 +42,10 @@ function compare(seed: number, step: string, probe: ProbeSpec, expected: PolicyE
   if (!expectedConnection || !actualConnection) return;
   const want = summary(expected.evaluate(expectedConnection));
   const got = summary(actual.evaluate(actualConnection));
-  assert.deepEqual(got, want, `seed ${seed} (rerun with PODGATE_DIFF_SEED=${seed}) ${step}: ${actual.name} disagrees with ${expected.name} on ${JSON.stringify(probe)}`);
+  const where = `seed ${seed} (rerun with PODGATE_DIFF_SEED=${seed}) ${step}: ${actual.name} disagrees with ${expected.name} on ${JSON.stringify(probe)}`;
+  assert.deepEqual(got, want, where);
+  const direction = probe.port % 2 === 0 ? 'ingress' : 'egress';
+  assert.deepEqual(side(actual.evaluateDirection(actualConnection, direction)), side(expected.evaluateDirection(expectedConnection, direction)), `${where} (${direction} alone)`);
 }
 
 function decode(manifests: Record<string, unknown>[]) {

@@ -1,8 +1,8 @@
 /** The interface every policy engine implements, and the changes it accepts. */
 import type { Namespace, Node, Pod, Service } from '../cluster/model.js';
 import type { ClusterState } from '../cluster/state.js';
-import type { Policy, PolicyRef } from './model.js';
-import type { Connection, Verdict } from './verdict.js';
+import type { Direction, Policy, PolicyRef } from './model.js';
+import type { Connection, DirectionVerdict, Verdict } from './verdict.js';
 
 export type Change =
   | { readonly type: 'upsert-pod'; readonly pod: Pod }
@@ -25,6 +25,11 @@ export interface PolicyEngine {
   readonly policies: readonly Policy[];
   /** Never throws: an internal failure is a denial with reason `error` (fail closed). */
   evaluate(connection: Connection): Verdict;
+  /**
+   * One side only: egress of the source or ingress of the destination, as the node agent on that
+   * side needs it (the source's agent checks egress, the destination's agent ingress).
+   */
+  evaluateDirection(connection: Connection, direction: Direction): DirectionVerdict;
   apply(change: Change): void;
 }
 

@@ -60,3 +60,12 @@ test('a pod the engine does not know is denied (fail closed)', () => {
   assert.equal(verdict.allowed, false);
   assert.equal(verdict.egress.reason, 'unknown-endpoint');
 });
+
+test('evaluateDirection gives each side of evaluate', () => {
+  const engine = createCompiledEngine(loadScenario([{ name: 't.yaml', text: TEXT }]));
+  const connection = { src: podEndpoint(engine.cluster, engine.cluster.pod('x', 'c')!), dst: podEndpoint(engine.cluster, engine.cluster.pod('x', 'c')!), protocol: 'TCP' as const, port: 80 };
+  const verdict = engine.evaluate(connection);
+  assert.deepEqual(engine.evaluateDirection(connection, 'egress'), verdict.egress);
+  assert.deepEqual(engine.evaluateDirection(connection, 'ingress'), verdict.ingress);
+  assert.equal(verdict.ingress.reason, 'default-deny');
+});

@@ -7,7 +7,7 @@ import type { Node, Pod } from '../../cluster/model.js';
 import { podKey, type ClusterState } from '../../cluster/state.js';
 import { applyToCluster, type Change, type EngineInput, type PolicyEngine } from '../engine.js';
 import { podIdentityLabels } from '../identity-labels.js';
-import { policyKey, type Policy } from '../model.js';
+import { policyKey, type Direction, type Policy } from '../model.js';
 import type { NamedPort } from '../ports.js';
 import { selects } from '../selector.js';
 import { combine, failClosed, type Connection, type DirectionVerdict, type Verdict } from '../verdict.js';
@@ -80,7 +80,21 @@ export class CompiledEngine implements PolicyEngine {
   evaluate(connection: Connection): Verdict {
     const src = this.stateOf(connection.src);
     const dst = this.stateOf(connection.dst);
-    const traffic: Traffic = {
+    const traffic = this.traffic(connection, dst);
+    const egress = this.side('egress', connection.src, src, connection.dst, dst, traffic);
+    const ingress = this.side('ingress', connection.dst, dst, connection.src, src, traffic);
+    return combine(egress, ingress, this.revision);
+  }
+
+  evaluateDirection(connection: Connection, direction: Direction): DirectionVerdict {
+    const src = this.stateOf(connection.src);
+    const dst = this.stateOf(connection.dst);
+    const traffic = this.traffic(connection, dst);
+    return direction === 'egress' ? this.side('egress', connection.src, src, connection.dst, dst, traffic) : this.side('ingress', connection.dst, dst, connection.src, src, traffic);
+  }
+
+  private traffic(connection: Connection, dst: PodInfo | typeof UNKNOWN | undefined): Traffic {
+    return {
       members: this.cache.members,
       protocol: connection.protocol,
       protocolBit: PROTOCOL_BITS[connection.protocol] ?? 0,
@@ -88,9 +102,6 @@ export class CompiledEngine implements PolicyEngine {
       namedPorts: dst === undefined || dst === UNKNOWN ? [] : dst.namedPorts,
       http: connection.http,
     };
-    const egress = this.side('egress', connection.src, src, connection.dst, dst, traffic);
-    const ingress = this.side('ingress', connection.dst, dst, connection.src, src, traffic);
-    return combine(egress, ingress, this.revision);
   }
 
   /**

@@ -51,19 +51,16 @@ class ReferenceEngine implements PolicyEngine {
   }
 
   evaluate(connection: Connection): Verdict {
-    let egress: DirectionVerdict;
-    let ingress: DirectionVerdict;
+    return combine(this.evaluateDirection(connection, 'egress'), this.evaluateDirection(connection, 'ingress'), this.revision);
+  }
+
+  evaluateDirection(connection: Connection, direction: Direction): DirectionVerdict {
+    const [subject, peer] = direction === 'egress' ? [connection.src, connection.dst] : [connection.dst, connection.src];
     try {
-      egress = this.side({ direction: 'egress', subject: connection.src, peer: connection.dst, connection });
+      return this.side({ direction, subject, peer, connection });
     } catch (error) {
-      egress = failClosed('egress', 'error', String(error));
+      return failClosed(direction, 'error', String(error));
     }
-    try {
-      ingress = this.side({ direction: 'ingress', subject: connection.dst, peer: connection.src, connection });
-    } catch (error) {
-      ingress = failClosed('ingress', 'error', String(error));
-    }
-    return combine(egress, ingress, this.revision);
   }
 
   private side(side: Side): DirectionVerdict {
