@@ -1,6 +1,6 @@
 /** A verdict is data: what was decided, by which side, and by which rules. */
 import type { Endpoint } from '../cluster/endpoint.js';
-import type { DnsRule, HttpRequest, HttpRule } from './l7.js';
+import { httpRuleMatches, type DnsRule, type HttpRequest, type HttpRule } from './l7.js';
 import { ruleKey, type AuthMode, type Direction, type RuleRef } from './model.js';
 import type { Protocol } from './ports.js';
 
@@ -112,11 +112,11 @@ export function sortRules(rules: readonly RuleRef[]): RuleRef[] {
 }
 
 /** An HTTP request against the L7 grants of one side: allowed if any grant's rules admit it. */
-export function judgeHttp(grants: readonly L7Grant[] | undefined, request: HttpRequest, matches: (rule: HttpRule, request: HttpRequest) => boolean): HttpVerdict {
+export function judgeHttp(grants: readonly L7Grant[] | undefined, request: HttpRequest): HttpVerdict {
   if (grants === undefined) return { allowed: true, rules: [] };
   const httpGrants = grants.filter((grant) => grant.http !== undefined);
   if (httpGrants.length < grants.length) return { allowed: true, rules: [] };
-  const admitting = httpGrants.filter((grant) => grant.http!.some((rule) => matches(rule, request))).map((grant) => grant.rule);
+  const admitting = httpGrants.filter((grant) => grant.http!.some((rule) => httpRuleMatches(rule, request))).map((grant) => grant.rule);
   return { allowed: admitting.length > 0, rules: sortRules(admitting) };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { Node } from '../../cluster/model.js';
 import { cidrContains, type IpAddress } from '../address.js';
-import { httpRuleMatches, type HttpRequest } from '../l7.js';
+import type { HttpRequest } from '../l7.js';
 import type { Direction, RuleRef } from '../model.js';
 import { portMatches, type NamedPort, type Protocol } from '../ports.js';
 import { selects } from '../selector.js';
@@ -331,6 +331,6 @@ function allowVerdict(direction: Direction, allows: readonly Entry[], traffic: T
     rules: allows.length === 1 ? allows[0]!.single : provenance(allows),
     ...(auth ? { auth } : {}),
     ...(l7 ? { l7 } : {}),
-    ...(traffic.http ? { http: judgeHttp(l7, traffic.http, httpRuleMatches) } : {}),
+    ...(traffic.http ? { http: judgeHttp(l7, traffic.http) } : {}),
   };
 }

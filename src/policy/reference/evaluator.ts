@@ -10,7 +10,6 @@ import { cidrContains } from '../address.js';
 import { applyToCluster, type Change, type EngineInput, type PolicyEngine } from '../engine.js';
 import { entitiesOf, reservedLabelsOf } from '../entity.js';
 import { NAMESPACE_LABEL, NAMESPACE_LABELS_PREFIX, podIdentityLabels } from '../identity-labels.js';
-import { httpRuleMatches } from '../l7.js';
 import { policyKey, type CiliumPeerRule, type CiliumPolicy, type CiliumRule, type Direction, type NetworkPolicy, type NetworkPolicyRule, type Policy, type RuleRef, type ServiceSelector, type Tier, type TieredPolicy, type TierPeer, type TierRule, type TierSubject } from '../model.js';
 import { portMatches, type PortMatch } from '../ports.js';
 import { selects, type Selector } from '../selector.js';
@@ -178,7 +177,7 @@ class ReferenceEngine implements PolicyEngine {
       rules: sortRules(rules),
       ...(auth ? { auth } : {}),
       ...(l7 ? { l7 } : {}),
-      ...(request ? { http: judgeHttp(l7, request, httpRuleMatches) } : {}),
+      ...(request ? { http: judgeHttp(l7, request) } : {}),
     };
   }
 
