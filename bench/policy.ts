@@ -10,7 +10,7 @@ import type { PolicyEngine } from '../src/policy/engine.js';
 import { createReferenceEngine } from '../src/policy/reference/evaluator.js';
 import { Prng } from '../src/policy/testing/prng.js';
 import type { Connection } from '../src/policy/verdict.js';
-import { asObjects } from '../src/policy/testing/random-scenario.js';
+import { unlocatedObjects } from '../src/manifest/document.js';
 import { scenarioFromObjects, type Scenario } from '../src/scenario/load.js';
 import type { Figure } from './report.js';
 
@@ -158,7 +158,7 @@ export function runPolicyBenchmark(log: (line: string) => void): Figure[] {
     log(JSON.stringify(figure));
   };
   const manifests = benchmarkManifests(42);
-  const parsed = time(() => scenarioFromObjects(asObjects(manifests, 'bench')));
+  const parsed = time(() => scenarioFromObjects(unlocatedObjects(manifests, 'bench')));
   const scenario: Scenario = parsed.value;
   const errors = scenario.issues.filter((issue) => issue.severity === 'error');
   if (errors.length > 0) throw new Error(`benchmark input has errors: ${errors[0]?.message}`);

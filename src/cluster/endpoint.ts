@@ -75,8 +75,8 @@ export interface ResolveError {
  */
 export function resolveEndpoint(cluster: ClusterState, reference: string): Endpoint | ResolveError {
   const text = reference.trim();
-  const external = cluster.externals.find((candidate) => candidate.name === text);
-  if (external) return externalEndpoint(external);
+  const named = namedEndpoint(cluster, text);
+  if (named) return named;
   const ip = parseIp(text);
   if (ip) return endpointAt(cluster, ip);
   if (isEntity(text)) {
@@ -94,8 +94,6 @@ export function resolveEndpoint(cluster: ClusterState, reference: string): Endpo
   }
   const namespace = text.slice(0, slash);
   const name = text.slice(slash + 1);
-  const pod = cluster.pod(namespace, name);
-  if (pod) return podEndpoint(cluster, pod);
   const owned = cluster.pods
     .filter((candidate) => candidate.namespace === namespace && candidate.owner?.name === name)
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -111,6 +109,15 @@ export function resolveEndpoint(cluster: ClusterState, reference: string): Endpo
     message: `no pod or workload named ${namespace}/${name}`,
     hint: known.length > 0 ? `pods in ${namespace}: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', ...' : ''}` : `namespace ${namespace} has no pods in the given manifests`,
   };
+}
+
+/** Exactly a declared external (by name) or a pod (`NS/POD`); nothing looser, as corpora need. */
+export function namedEndpoint(cluster: ClusterState, name: string): Endpoint | undefined {
+  const external = cluster.externals.find((candidate) => candidate.name === name);
+  if (external) return externalEndpoint(external);
+  const slash = name.indexOf('/');
+  const pod = slash === -1 ? undefined : cluster.pod(name.slice(0, slash), name.slice(slash + 1));
+  return pod ? podEndpoint(cluster, pod) : undefined;
 }
 
 /** A host-network pod shares its node's identity (as in Cilium): it is the node. */

@@ -2,10 +2,10 @@
  * Policy conformance corpora (the format of shared/conformance/README.md): small cases of namespaces,
  * pods, external addresses and policies, each with probes and the verdict upstream expects.
  */
-import { externalEndpoint, podEndpoint, type Endpoint } from '../cluster/endpoint.js';
+import { namedEndpoint } from '../cluster/endpoint.js';
 import type { External, Namespace, Pod } from '../cluster/model.js';
 import { ClusterState } from '../cluster/state.js';
-import type { LocatedObject } from '../manifest/document.js';
+import { unlocatedObjects, type LocatedObject } from '../manifest/document.js';
 import { formatIssue, hasErrors, type Issue } from '../manifest/issue.js';
 import { DecodeContext, type Field } from '../manifest/reader.js';
 import { parseIp } from '../policy/address.js';
@@ -106,13 +106,7 @@ function readCase(field: Field, index: number, corpusName: string): CorpusCase |
     if (name === undefined) continue;
     externals.push({ name, entity: entry.child('entity').string() ?? 'world', ...(ip ? { ip } : {}) });
   }
-  const policies: LocatedObject[] = (object.child('policies').array() ?? []).map((policyField, policyIndex) => ({
-    value: policyField.value,
-    source: `${corpusName}#${id}.policies[${policyIndex}]`,
-    documentIndex: 0,
-    prefix: [],
-    locate: () => undefined,
-  }));
+  const policies = unlocatedObjects((object.child('policies').array() ?? []).map((policyField) => policyField.value), `${corpusName}#${id}.policies`);
   const probes: Probe[] = [];
   for (const entry of object.child('probes').array() ?? []) {
     const from = entry.child('from').string();
@@ -175,8 +169,8 @@ export function runCorpus(corpus: Corpus, factory: EngineFactory, engineName: st
         failures.push({ caseId: testCase.id, probe, problem: `the case's policies did not load: ${errors.map(formatIssue).join('; ')}`, issues: errors });
         continue;
       }
-      const src = endpointFor(engine.cluster, probe.from);
-      const dst = endpointFor(engine.cluster, probe.to);
+      const src = namedEndpoint(engine.cluster, probe.from);
+      const dst = namedEndpoint(engine.cluster, probe.to);
       if (!src || !dst) {
         failures.push({ caseId: testCase.id, probe, problem: `unknown endpoint ${!src ? probe.from : probe.to}` });
         continue;
@@ -192,13 +186,4 @@ export function runCorpus(corpus: Corpus, factory: EngineFactory, engineName: st
     }
   }
   return { corpus: corpus.name, engine: engineName, passed, failed: failures.length, failures };
-}
-
-function endpointFor(cluster: ClusterState, name: string): Endpoint | undefined {
-  const external = cluster.externals.find((candidate) => candidate.name === name);
-  if (external) return externalEndpoint(external);
-  const slash = name.indexOf('/');
-  if (slash === -1) return undefined;
-  const pod = cluster.pod(name.slice(0, slash), name.slice(slash + 1));
-  return pod ? podEndpoint(cluster, pod) : undefined;
 }

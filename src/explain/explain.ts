@@ -6,6 +6,7 @@ import { formatPolicyRef, policyKey, type CiliumPeerRule, type Policy, type Rule
 import { portMatches } from '../policy/ports.js';
 import { namedPortsOf } from '../cluster/endpoint.js';
 import type { Connection, DirectionVerdict, Verdict } from '../policy/verdict.js';
+import { unlocatedObjects } from '../manifest/document.js';
 import { scenarioFromObjects, type Scenario } from '../scenario/load.js';
 import { planFixes, type FixPlan } from './fix.js';
 
@@ -29,15 +30,9 @@ export function explainConnection(scenario: Scenario, engine: PolicyEngine, conn
 /** Applies the fixes to a copy of the scenario and asks the reference evaluator again. */
 function verifyFixes(scenario: Scenario, connection: Connection, plan: FixPlan): boolean {
   const applied = plan.fixes.filter((fix) => fix.action !== 'delete');
-  const fixed = scenarioFromObjects(
-    applied.map((fix, index) => ({ value: fix.manifest, source: `fix[${index}]`, documentIndex: index, prefix: [], locate: () => undefined })),
-    {},
-  );
+  const fixed = scenarioFromObjects(unlocatedObjects(applied.map((fix) => fix.manifest), 'fix'));
   if (fixed.issues.some((issue) => issue.severity === 'error')) return false;
-  const deleted = scenarioFromObjects(
-    plan.fixes.filter((fix) => fix.action === 'delete').map((fix, index) => ({ value: fix.manifest, source: `delete[${index}]`, documentIndex: index, prefix: [], locate: () => undefined })),
-    {},
-  ).policies;
+  const deleted = scenarioFromObjects(unlocatedObjects(plan.fixes.filter((fix) => fix.action === 'delete').map((fix) => fix.manifest), 'delete')).policies;
   const replaced = new Set([...fixed.policies, ...deleted].map((policy) => policyKey(policy.ref)));
   const policies = [...scenario.policies.filter((policy) => !replaced.has(policyKey(policy.ref))), ...fixed.policies];
   return createReferenceEngine({ cluster: scenario.cluster, policies }).evaluate(connection).allowed;

@@ -29,6 +29,11 @@ export interface LocatedObject {
 
 const MAX_ALIAS_COUNT = 100;
 
+/** Objects made in code (corpora, generated fixes, tests): no text behind them, so no positions. */
+export function unlocatedObjects(values: readonly unknown[], source: string): LocatedObject[] {
+  return values.map((value, index) => ({ value, source: `${source}[${index}]`, documentIndex: index, prefix: [], locate: () => undefined }));
+}
+
 /** Parses one source; a document with syntax errors yields Issues and no objects, the others still load. */
 export function parseSource(source: SourceText): { objects: LocatedObject[]; issues: Issue[] } {
   const objects: LocatedObject[] = [];

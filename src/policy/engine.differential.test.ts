@@ -9,9 +9,10 @@ import { ruleKey } from './model.js';
 import { createCompiledEngine } from './compiled/engine.js';
 import type { Change, PolicyEngine } from './engine.js';
 import { createReferenceEngine } from './reference/evaluator.js';
-import { asObjects, probeConnection, RANDOM_EXTERNALS, RandomScenario, type ProbeSpec } from './testing/random-scenario.js';
+import { probeConnection, RANDOM_EXTERNALS, RandomScenario, type ProbeSpec } from './testing/random-scenario.js';
 import type { DirectionVerdict, Verdict } from './verdict.js';
 import { scenarioFromObjects } from '../scenario/load.js';
+import { unlocatedObjects } from '../manifest/document.js';
 
 const FIRST_SEED = Number(process.env['PODGATE_DIFF_SEED'] ?? 20261125);
 const SEEDS = process.env['PODGATE_DIFF_SEED'] ? 1 : Number(process.env['PODGATE_DIFF_SEEDS'] ?? 250);
@@ -49,7 +50,7 @@ function compare(seed: number, step: string, probe: ProbeSpec, expected: PolicyE
 }
 
 function decode(manifests: Record<string, unknown>[]) {
-  return scenarioFromObjects(asObjects(manifests, 'mutation'), { externals: RANDOM_EXTERNALS });
+  return scenarioFromObjects(unlocatedObjects(manifests, 'mutation'), { externals: RANDOM_EXTERNALS });
 }
 
 function randomChange(scenario: RandomScenario, reference: PolicyEngine): Change | undefined {

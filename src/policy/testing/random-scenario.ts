@@ -2,10 +2,9 @@
  * Random clusters, policies and connections for differential testing and benchmarks. Everything is
  * generated as ordinary manifests, so the parsers are exercised along with the engines.
  */
-import { externalEndpoint, podEndpoint, type Endpoint } from '../../cluster/endpoint.js';
+import { namedEndpoint, type Endpoint } from '../../cluster/endpoint.js';
 import type { External } from '../../cluster/model.js';
 import type { ClusterState } from '../../cluster/state.js';
-import type { LocatedObject } from '../../manifest/document.js';
 import { parseIp } from '../address.js';
 import type { Protocol } from '../ports.js';
 import type { Connection } from '../verdict.js';
@@ -318,20 +317,12 @@ export class RandomScenario {
   }
 }
 
-export function asObjects(manifests: readonly Manifest[], source: string): LocatedObject[] {
-  return manifests.map((value, index) => ({ value, source: `${source}[${index}]`, documentIndex: index, prefix: [], locate: () => undefined }));
-}
-
 export function resolveProbeEnd(cluster: ClusterState, name: string): Endpoint | undefined {
   if (name.startsWith('node:')) {
     const node = cluster.node(name.slice(5));
     return node ? { kind: 'node', node } : undefined;
   }
-  const external = cluster.externals.find((candidate) => candidate.name === name);
-  if (external) return externalEndpoint(external);
-  const [namespace, pod] = name.split('/');
-  const found = namespace && pod ? cluster.pod(namespace, pod) : undefined;
-  return found ? podEndpoint(cluster, found) : undefined;
+  return namedEndpoint(cluster, name);
 }
 
 export function probeConnection(cluster: ClusterState, probe: ProbeSpec): Connection | undefined {
