@@ -12,7 +12,7 @@ import type { NamedPort } from '../ports.js';
 import { selects } from '../selector.js';
 import { combine, failClosed, type Connection, type DirectionVerdict, type Verdict } from '../verdict.js';
 import { IdentityTable, type Identity } from './identities.js';
-import { buildPolicyMap, decide, EMPTY_MAP, type DirectionMap, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
+import { buildPolicyMap, decide, EMPTY_MAP, namedPortKeys, type DirectionMap, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
 import { SelectorCache } from './selector-cache.js';
 import { compilePolicy, peerVariant, PROTOCOL_BITS, type Binding, type CompiledPolicy } from './translate.js';
 
@@ -21,6 +21,7 @@ export function createCompiledEngine(input: EngineInput): CompiledEngine {
 }
 
 const UNKNOWN = Symbol('unknown pod');
+const NO_PORTS: readonly never[] = Object.freeze([]);
 
 /** A pod's compiled state. It is also how the pod looks as a peer (the same from every subject). */
 interface PodInfo extends PeerView {
@@ -29,7 +30,14 @@ interface PodInfo extends PeerView {
   live: boolean;
   readonly pod: Pod;
   readonly identity: Identity;
+  /**
+   * The identity's maps, copied here when they are rebuilt: a lookup then reads the endpoint's
+   * handle and the program, and no identity or map object in between.
+   */
+  egress: DirectionMap;
+  ingress: DirectionMap;
   readonly namedPorts: readonly NamedPort[];
+  readonly namedPortKeys: readonly number[];
 }
 
 export interface CompileStats {
@@ -47,6 +55,8 @@ export class CompiledEngine implements PolicyEngine {
   private readonly compiled = new Map<string, CompiledPolicy>();
   private readonly podInfo = new Map<string, PodInfo>();
   private readonly infoByPod = new WeakMap<Pod, PodInfo>();
+  /** The pods holding each identity, whose copies of its maps a rebuild refreshes. */
+  private readonly podsOf = new Map<number, Set<PodInfo>>();
   /** Pod-subject bindings by the identities they select. */
   private readonly bindingsOf = new Map<number, Set<Binding>>();
   private readonly podBindings = new Set<Binding>();
@@ -99,7 +109,8 @@ export class CompiledEngine implements PolicyEngine {
       protocol: connection.protocol,
       protocolBit: PROTOCOL_BITS[connection.protocol] ?? 0,
       port: connection.port,
-      namedPorts: dst === undefined || dst === UNKNOWN ? [] : dst.namedPorts,
+      namedPorts: dst === undefined || dst === UNKNOWN ? NO_PORTS : dst.namedPorts,
+      namedPortKeys: dst === undefined || dst === UNKNOWN ? NO_PORTS : dst.namedPortKeys,
       http: connection.http,
     };
   }
@@ -125,7 +136,7 @@ export class CompiledEngine implements PolicyEngine {
     try {
       let map: DirectionMap;
       if (subjectState === UNKNOWN) return failClosed(direction, 'unknown-endpoint', `pod ${describeEndpoint(subject)} is not in the engine's state`);
-      if (subjectState !== undefined) map = direction === 'egress' ? subjectState.identity.egress : subjectState.identity.ingress;
+      if (subjectState !== undefined) map = direction === 'egress' ? subjectState.egress : subjectState.ingress;
       else if (subject.kind === 'node' && subject.node !== undefined) map = (this.nodeMaps.get(subject.node.name) ?? EMPTY_MAP)[direction];
       else return { direction, allowed: true, reason: 'not-enforced', tier: 'default', rules: [] };
       if (peerState === UNKNOWN) return failClosed(direction, 'unknown-endpoint', `peer pod ${describeEndpoint(peer)} is not in the engine's state`);
@@ -141,7 +152,7 @@ export class CompiledEngine implements PolicyEngine {
     const peerClass = peerClassOf(peer, subject);
     return {
       isPod: false,
-      identity: undefined,
+      identityId: -1,
       ip,
       variant: peerVariant(peerClass, ip?.family),
       isWorld: peerClass === 'world',
@@ -198,9 +209,29 @@ export class CompiledEngine implements PolicyEngine {
     const namespace = this.cluster.namespace(pod.namespace);
     const labels = podIdentityLabels({ podLabels: pod.labels, namespace: pod.namespace, namespaceLabels: namespace.labels, serviceAccount: pod.serviceAccount });
     const { identity, created } = this.identities.acquire(labels);
-    const info: PodInfo = { isPod: true, identity, ip: pod.ip, variant: -1, isWorld: false, isLocalHost: false, node: undefined, engine: this, live: true, pod, namedPorts: namedPortsOf({ kind: 'pod', pod }) };
+    const namedPorts = namedPortsOf({ kind: 'pod', pod });
+    const info: PodInfo = {
+      isPod: true,
+      identityId: identity.id,
+      ip: pod.ip,
+      variant: -1,
+      isWorld: false,
+      isLocalHost: false,
+      node: undefined,
+      engine: this,
+      live: true,
+      pod,
+      identity,
+      egress: identity.egress,
+      ingress: identity.ingress,
+      namedPorts,
+      namedPortKeys: namedPortKeys(namedPorts),
+    };
     this.podInfo.set(podKey(pod.namespace, pod.name), info);
     this.infoByPod.set(pod, info);
+    let holders = this.podsOf.get(identity.id);
+    if (!holders) this.podsOf.set(identity.id, (holders = new Set()));
+    holders.add(info);
     if (!created) return;
     this.cache.identityAdded(identity);
     const bindings = new Set<Binding>();
@@ -215,9 +246,13 @@ export class CompiledEngine implements PolicyEngine {
     this.podInfo.delete(key);
     this.infoByPod.delete(info.pod);
     info.live = false;
+    info.egress = EMPTY_MAP.egress;
+    info.ingress = EMPTY_MAP.ingress;
+    this.podsOf.get(info.identity.id)?.delete(info);
     if (this.identities.release(info.identity)) {
       this.cache.identityRemoved(info.identity);
       this.bindingsOf.delete(info.identity.id);
+      this.podsOf.delete(info.identity.id);
       info.identity.egress = EMPTY_MAP.egress;
       info.identity.ingress = EMPTY_MAP.ingress;
     }
@@ -229,6 +264,10 @@ export class CompiledEngine implements PolicyEngine {
     const map = buildPolicyMap(this.bindingsOf.get(identityId) ?? []);
     identity.egress = map.egress;
     identity.ingress = map.ingress;
+    for (const info of this.podsOf.get(identityId) ?? []) {
+      info.egress = map.egress;
+      info.ingress = map.ingress;
+    }
   }
 
   private rebuildNodes(): void {

@@ -10,9 +10,8 @@ import { portMatches, type NamedPort, type Protocol } from '../ports.js';
 import { selects } from '../selector.js';
 import { tierOrder } from '../tier-order.js';
 import { judgeHttp, sortRules, strongerAuth, type DirectionVerdict, type L7Grant } from '../verdict.js';
-import type { Identity } from './identities.js';
 import type { MembershipMatrix } from './selector-cache.js';
-import type { Binding, Entry, PeerMatcher } from './translate.js';
+import { PROTOCOL_BITS, type Binding, type Entry, type PeerMatcher } from './translate.js';
 
 export interface DirectionMap {
   readonly guardrails: readonly Entry[];
@@ -24,7 +23,7 @@ export interface DirectionMap {
   /** Whether some policy isolates the subject in this direction (isolatedBy is not empty). */
   readonly isolated: boolean;
   /** Every entry, layer after layer, packed for the lookup loop (see `pack`). */
-  readonly program: Int32Array;
+  readonly program: readonly number[];
   /** The entries in program order: `program` refers to them by index. */
   readonly order: readonly Entry[];
   /** The default-deny verdict, built once: most denials are this one. */
@@ -39,17 +38,14 @@ const NOT_ISOLATED: Readonly<Record<Direction, DirectionVerdict>> = {
 };
 const HOST_ALLOWED: DirectionVerdict = Object.freeze({ direction: 'ingress', allowed: true, reason: 'host-allowed', tier: 'namespaced', rules: [] });
 
-/** Verdicts that depend only on one entry and the layer it sits in, built once per entry. */
-const verdictCache = new WeakMap<Entry, DirectionVerdict>();
-
+/** Keeps a verdict that depends only on one entry and the layer it sits in. */
 function remember(entry: Entry, verdict: DirectionVerdict): DirectionVerdict {
-  verdictCache.set(entry, Object.freeze(verdict));
-  return verdict;
+  return (entry.verdict = Object.freeze(verdict));
 }
 
 function entryVerdict(entry: Entry, direction: Direction, reason: DirectionVerdict['reason'], allowed: boolean): DirectionVerdict {
   const tier = reason === 'admin-accept' || reason === 'admin-deny' ? 'admin' : reason === 'baseline-accept' || reason === 'baseline-deny' ? 'baseline' : 'namespaced';
-  return verdictCache.get(entry) ?? remember(entry, { direction, allowed, reason, tier, rules: entry.single });
+  return entry.verdict ?? remember(entry, { direction, allowed, reason, tier, rules: entry.single });
 }
 
 const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
@@ -57,8 +53,10 @@ const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
 // ---- The packed program ----
 // Header: the start offset of each layer (guardrails, admin, deny, allow, baseline) and the end.
 // Record: [entry index, flags, class mask, port count, slot count, ports (protocol mask, from, to,
-// name id) ..., selector slots ...]. One Int32Array per direction map keeps a lookup's reads in a
-// few cache lines instead of a walk over entry, port and matcher objects.
+// name id) ..., selector slots ...]. One array of small integers per direction map keeps a lookup's
+// reads in a few cache lines instead of a walk over entry, port and matcher objects. A plain array
+// of small integers, not an Int32Array: V8 keeps its elements inline in the heap, where an
+// Int32Array of this size points to a separate backing store, one more cache miss per lookup.
 const LAYERS = 5;
 const HEADER = LAYERS + 1;
 const FLAG_ANY = 1;
@@ -73,21 +71,16 @@ const LAYER_ALLOW = 3;
 const LAYER_BASELINE = 4;
 
 /** Port names are compared as small integers in the program. */
-const PORT_NAMES: string[] = [];
 const PORT_NAME_IDS = new Map<string, number>();
 
 function portNameId(name: string | undefined): number {
   if (name === undefined) return -1;
   let id = PORT_NAME_IDS.get(name);
-  if (id === undefined) {
-    id = PORT_NAMES.length;
-    PORT_NAMES.push(name);
-    PORT_NAME_IDS.set(name, id);
-  }
+  if (id === undefined) PORT_NAME_IDS.set(name, (id = PORT_NAME_IDS.size));
   return id;
 }
 
-function packed(...layers: Entry[][]): { program: Int32Array; order: readonly Entry[] } {
+function packed(...layers: Entry[][]): { program: readonly number[]; order: readonly Entry[] } {
   const order: Entry[] = [];
   const words: number[] = new Array<number>(HEADER).fill(0);
   layers.forEach((layer, index) => {
@@ -107,10 +100,10 @@ function packed(...layers: Entry[][]): { program: Int32Array; order: readonly En
     }
   });
   words[LAYERS] = words.length;
-  return { program: Int32Array.from(words), order };
+  return { program: words, order };
 }
 
-function recordLength(program: Int32Array, at: number): number {
+function recordLength(program: readonly number[], at: number): number {
   return 5 + 4 * program[at + 3]! + program[at + 4]!;
 }
 
@@ -135,7 +128,7 @@ function recordMatches(map: DirectionMap, at: number, peer: PeerView, traffic: T
     if ((flags & FLAG_ANY_POD) !== 0) return true;
     const members = traffic.members;
     const bits = members.bits;
-    const row = peer.identity!.id * members.stride;
+    const row = peer.identityId * members.stride;
     for (let slot = at + 5 + 4 * portCount, end = slot + program[at + 4]!; slot < end; slot++) {
       const value = program[slot]!;
       if (((bits[row + (value >>> 5)] ?? 0) & (1 << (value & 31))) !== 0) return true;
@@ -145,9 +138,16 @@ function recordMatches(map: DirectionMap, at: number, peer: PeerView, traffic: T
 }
 
 function namedPortMatches(nameId: number, traffic: Traffic): boolean {
-  const name = PORT_NAMES[nameId];
-  for (const named of traffic.namedPorts) if (named.name === name && named.port === traffic.port && named.protocol === traffic.protocol) return true;
+  const keys = traffic.namedPortKeys;
+  for (let at = 0; at < keys.length; at += 3) {
+    if (keys[at] === nameId && keys[at + 1] === traffic.port && (keys[at + 2]! & traffic.protocolBit) !== 0) return true;
+  }
   return false;
+}
+
+/** A destination's named ports as the program compares them: (name id, port, protocol bit) triples. */
+export function namedPortKeys(ports: readonly NamedPort[]): readonly number[] {
+  return ports.flatMap((named) => [portNameId(named.name), named.port, PROTOCOL_BITS[named.protocol] ?? 0]);
 }
 
 /** The matching entries of one layer: one entry (the common case, no allocation), several, or none. */
@@ -221,8 +221,8 @@ export const EMPTY_MAP: PolicyMap = buildPolicyMap([]);
 /** The peer as one side sees it. */
 export interface PeerView {
   readonly isPod: boolean;
-  /** Identity of a pod peer (its row in the membership matrix). */
-  readonly identity: Pick<Identity, 'id'> | undefined;
+  /** Identity of a pod peer (its row in the membership matrix); -1 for other peers. */
+  readonly identityId: number;
   readonly ip: IpAddress | undefined;
   /** PEER_VARIANTS index of a non-pod peer; -1 for pods. */
   readonly variant: number;
@@ -239,6 +239,8 @@ export interface Traffic {
   readonly protocolBit: number;
   readonly port: number;
   readonly namedPorts: readonly NamedPort[];
+  /** `namedPorts` as `namedPortKeys` makes them. */
+  readonly namedPortKeys: readonly number[];
   readonly http: HttpRequest | undefined;
 }
 
@@ -289,7 +291,7 @@ export function decide(map: DirectionMap, direction: Direction, peer: PeerView, 
   const allows = matchLayer(map, LAYER_ALLOW, peer, traffic);
   if (allows !== undefined) {
     if (!Array.isArray(allows) && !allows.hasL7 && traffic.http === undefined) {
-      return withPass(verdictCache.get(allows) ?? remember(allows, allowVerdict(direction, [allows], traffic)), passedBy);
+      return withPass(allows.verdict ?? remember(allows, allowVerdict(direction, [allows], traffic)), passedBy);
     }
     return withPass(allowVerdict(direction, Array.isArray(allows) ? allows : [allows], traffic), passedBy);
   }

@@ -10,6 +10,7 @@ import { NAMESPACE_LABEL, NAMESPACE_LABELS_PREFIX } from '../identity-labels.js'
 import { ruleKey, type AuthMode, type CidrRule, type CiliumPeerRule, type CiliumPolicy, type CiliumPortRule, type Direction, type NetworkPolicy, type NetworkPolicyRule, type Policy, type PolicyRef, type RuleRef, type ServiceSelector, type TierAction, type TieredPolicy, type TierPeer, type TierRule, type TierSubject } from '../model.js';
 import type { PortMatch, Protocol } from '../ports.js';
 import { EVERYTHING, selects, withRequirement, type Requirement, type Selector } from '../selector.js';
+import type { DirectionVerdict } from '../verdict.js';
 import type { CachedSelector, SelectorCache } from './selector-cache.js';
 
 /** Non-pod peers by what they are (and, for the world, the address family). */
@@ -80,6 +81,11 @@ export interface Entry {
   readonly action: TierAction | undefined;
   /** Tier entries: position in evaluation order (policy order, then rule index). */
   readonly tier: { readonly policy: TieredPolicy; readonly index: number } | undefined;
+  /**
+   * The verdict when this entry alone decides, built on first use. An entry sits in one direction
+   * and one layer, so that verdict never changes.
+   */
+  verdict: DirectionVerdict | undefined;
 }
 
 interface EntryOptions {
@@ -167,6 +173,7 @@ function entry(rule: RuleRef, peer: PeerMatcher, options: EntryOptions = {}): En
     auth: options.auth,
     action: options.action,
     tier: options.tier,
+    verdict: undefined,
   };
 }
 
