@@ -3,8 +3,12 @@ import { Command, CommanderError } from 'commander';
 import { CliError, stdio } from './common.js';
 import { registerConformance } from './commands/conformance.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDrops } from './commands/drops.js';
 import { registerExplain } from './commands/explain.js';
+import { registerFlows } from './commands/flows.js';
 import { registerMatrix } from './commands/matrix.js';
+import { registerObserve } from './commands/observe.js';
+import { registerRelay } from './commands/relay.js';
 import { registerValidate } from './commands/validate.js';
 
 export function buildProgram(): Command {
@@ -21,7 +25,13 @@ export function buildProgram(): Command {
   registerMatrix(program);
   registerConformance(program);
   registerDemo(program);
-  for (const command of program.commands) command.exitOverride();
+  registerObserve(program);
+  registerFlows(program);
+  registerRelay(program);
+  registerDrops(program);
+  // Subcommands too: a parse error anywhere must end in main's handler, not process.exit.
+  const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
+  for (const command of all(program)) command.exitOverride();
   return program;
 }
 
