@@ -24,6 +24,8 @@ export interface ReadOptions {
 export interface ReadLine {
   readonly record: FlowRecord;
   readonly line: number;
+  /** The line as read: the record's JSON text, so a store can keep it without serializing again. */
+  readonly text: string;
 }
 
 /** Counts what a read skipped; `issues` keeps the first `keep` of them. */
@@ -98,7 +100,7 @@ export async function* readFlowRecords(input: Readable | AsyncIterable<Buffer | 
     const parsed = parseFlowLine(text);
     if (parsed === undefined) continue;
     if (typeof parsed === 'string') report.add(skip(options.source, line, parsed));
-    else yield { record: parsed, line };
+    else yield { record: parsed, line, text };
   }
 }
 
