@@ -22,9 +22,10 @@ function fixture(files: Record<string, string>): string {
   return dir;
 }
 
-for (const command of ['', 'validate', 'explain', 'matrix', 'conformance', 'demo']) {
+const COMMANDS = ['', 'validate', 'explain', 'matrix', 'conformance', 'demo', 'observe', 'flows', 'flows generate', 'flows export', 'flows store', 'flows serve', 'flows metrics', 'relay', 'drops', 'drops watch'];
+for (const command of COMMANDS) {
   test(`podgate ${command} --help`, () => {
-    const result = run([...(command ? [command] : []), '--help']);
+    const result = run([...(command ? command.split(' ') : []), '--help']);
     assert.equal(result.status, 0);
     assert.match(result.stdout, /Usage: podgate/);
   });

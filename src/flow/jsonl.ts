@@ -50,24 +50,32 @@ export class SkipReport {
 
 const NEWLINE = 0x0a;
 
+/** One line of input, or (text undefined) a line that was over the limit and discarded. */
+export interface RawLine {
+  readonly text: string | undefined;
+  readonly bytes: number;
+}
+
 /**
- * Splits a byte stream into lines without ever holding more than `maxLineBytes` of one line: the
- * rest of an over-long line is discarded as it arrives.
+ * Splits a byte stream into lines, one batch per chunk read, without ever holding more than
+ * `maxLineBytes` of one line: the rest of an over-long line is discarded as it arrives. Batches keep
+ * the per-line work synchronous, so a million lines are not a million trips through the event loop.
  */
-export async function* lines(input: AsyncIterable<Buffer | string>, maxLineBytes: number): AsyncGenerator<{ text: string | undefined; bytes: number }> {
+export async function* lineBatches(input: AsyncIterable<Buffer | string>, maxLineBytes: number): AsyncGenerator<RawLine[]> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let overflow = false;
   for await (const chunk of input) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const batch: RawLine[] = [];
     let start = 0;
     for (let end = buffer.indexOf(NEWLINE, start); end !== -1; end = buffer.indexOf(NEWLINE, start)) {
       const bytes = pendingBytes + end - start;
-      if (overflow || bytes > maxLineBytes) yield { text: undefined, bytes };
-      else if (pendingBytes === 0) yield { text: buffer.toString('utf8', start, end), bytes };
+      if (overflow || bytes > maxLineBytes) batch.push({ text: undefined, bytes });
+      else if (pendingBytes === 0) batch.push({ text: buffer.toString('utf8', start, end), bytes });
       else {
         pending.push(buffer.subarray(start, end));
-        yield { text: Buffer.concat(pending).toString('utf8'), bytes };
+        batch.push({ text: Buffer.concat(pending).toString('utf8'), bytes });
       }
       pending = [];
       pendingBytes = 0;
@@ -75,33 +83,49 @@ export async function* lines(input: AsyncIterable<Buffer | string>, maxLineBytes
       start = end + 1;
     }
     const rest = buffer.length - start;
-    if (rest === 0) continue;
-    pendingBytes += rest;
-    if (pendingBytes > maxLineBytes) {
-      overflow = true;
-      pending = [];
-    } else pending.push(buffer.subarray(start));
+    if (rest > 0) {
+      pendingBytes += rest;
+      if (pendingBytes > maxLineBytes) {
+        overflow = true;
+        pending = [];
+      } else pending.push(buffer.subarray(start));
+    }
+    if (batch.length > 0) yield batch;
   }
-  if (pendingBytes > 0) yield overflow || pendingBytes > maxLineBytes ? { text: undefined, bytes: pendingBytes } : { text: Buffer.concat(pending).toString('utf8'), bytes: pendingBytes };
+  if (pendingBytes > 0) yield [overflow || pendingBytes > maxLineBytes ? { text: undefined, bytes: pendingBytes } : { text: Buffer.concat(pending).toString('utf8'), bytes: pendingBytes }];
 }
 
-/** Reads flow records, skipping and reporting bad lines. Empty lines are ignored. */
-export async function* readFlowRecords(input: Readable | AsyncIterable<Buffer | string>, report: SkipReport, options: ReadOptions = {}): AsyncGenerator<ReadLine> {
+/** `lineBatches`, one line at a time. */
+export async function* lines(input: AsyncIterable<Buffer | string>, maxLineBytes: number): AsyncGenerator<RawLine> {
+  for await (const batch of lineBatches(input, maxLineBytes)) yield* batch;
+}
+
+/** Reads flow records a chunk at a time, skipping and reporting bad lines. Empty lines are ignored. */
+export async function* readFlowBatches(input: Readable | AsyncIterable<Buffer | string>, report: SkipReport, options: ReadOptions = {}): AsyncGenerator<ReadLine[]> {
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const prefilter = options.prefilter;
   let line = 0;
-  for await (const { text, bytes } of lines(input, maxLineBytes)) {
-    line++;
-    if (text === undefined) {
-      report.add(skip(options.source, line, `line is ${bytes} bytes, over the ${maxLineBytes}-byte limit`));
-      continue;
+  for await (const raw of lineBatches(input, maxLineBytes)) {
+    const batch: ReadLine[] = [];
+    for (const { text, bytes } of raw) {
+      line++;
+      if (text === undefined) {
+        report.add(skip(options.source, line, `line is ${bytes} bytes, over the ${maxLineBytes}-byte limit`));
+        continue;
+      }
+      if (prefilter !== undefined && !prefilter(text)) continue;
+      const parsed = parseFlowLine(text);
+      if (parsed === undefined) continue;
+      if (typeof parsed === 'string') report.add(skip(options.source, line, parsed));
+      else batch.push({ record: parsed, line, text });
     }
-    if (prefilter !== undefined && !prefilter(text)) continue;
-    const parsed = parseFlowLine(text);
-    if (parsed === undefined) continue;
-    if (typeof parsed === 'string') report.add(skip(options.source, line, parsed));
-    else yield { record: parsed, line, text };
+    if (batch.length > 0) yield batch;
   }
+}
+
+/** `readFlowBatches`, one record at a time. */
+export async function* readFlowRecords(input: Readable | AsyncIterable<Buffer | string>, report: SkipReport, options: ReadOptions = {}): AsyncGenerator<ReadLine> {
+  for await (const batch of readFlowBatches(input, report, options)) yield* batch;
 }
 
 function skip(file: string | undefined, line: number, message: string): Issue {
@@ -122,24 +146,39 @@ export function parseFlowLine(text: string): FlowRecord | string | undefined {
 
 type Shape = 'object' | 'string' | 'number' | 'boolean' | 'array';
 
-/** The types podgate relies on; anything else may hold any value. */
-const FLOW_FIELDS: Readonly<Record<string, Shape>> = {
-  time: 'string',
-  verdict: 'string',
-  IP: 'object',
-  l4: 'object',
-  l7: 'object',
-  source: 'object',
-  destination: 'object',
-  Type: 'string',
-  node_name: 'string',
-  traffic_direction: 'string',
-  drop_reason_desc: 'string',
-  is_reply: 'boolean',
-  event_type: 'object',
-  podgate: 'object',
-};
-const ENDPOINT_FIELDS: Readonly<Record<string, Shape>> = { namespace: 'string', pod_name: 'string', labels: 'array', identity: 'number', workloads: 'array' };
+type FieldShapes = readonly (readonly [field: string, shape: Shape])[];
+
+/** The types podgate relies on; anything else may hold any value. Arrays, not maps: checked per line. */
+const RECORD_FIELDS: FieldShapes = [
+  ['flow', 'object'],
+  ['lost_events', 'object'],
+  ['node_status', 'object'],
+  ['node_name', 'string'],
+  ['time', 'string'],
+];
+const FLOW_FIELDS: FieldShapes = [
+  ['time', 'string'],
+  ['verdict', 'string'],
+  ['IP', 'object'],
+  ['l4', 'object'],
+  ['l7', 'object'],
+  ['source', 'object'],
+  ['destination', 'object'],
+  ['Type', 'string'],
+  ['node_name', 'string'],
+  ['traffic_direction', 'string'],
+  ['drop_reason_desc', 'string'],
+  ['is_reply', 'boolean'],
+  ['event_type', 'object'],
+  ['podgate', 'object'],
+];
+const ENDPOINT_FIELDS: FieldShapes = [
+  ['namespace', 'string'],
+  ['pod_name', 'string'],
+  ['labels', 'array'],
+  ['identity', 'number'],
+  ['workloads', 'array'],
+];
 
 function shapeOf(value: unknown): Shape | 'null' | 'other' {
   if (value === null) return 'null';
@@ -148,8 +187,8 @@ function shapeOf(value: unknown): Shape | 'null' | 'other' {
   return type === 'object' || type === 'string' || type === 'number' || type === 'boolean' ? type : 'other';
 }
 
-function checkFields(value: Record<string, unknown>, fields: Readonly<Record<string, Shape>>, path: string): string | undefined {
-  for (const [field, shape] of Object.entries(fields)) {
+function checkFields(value: Record<string, unknown>, fields: FieldShapes, path: string): string | undefined {
+  for (const [field, shape] of fields) {
     const actual = value[field];
     if (actual === undefined) continue;
     const got = shapeOf(actual);
@@ -161,18 +200,17 @@ function checkFields(value: Record<string, unknown>, fields: Readonly<Record<str
 export function checkRecord(value: unknown): FlowRecord | string {
   if (shapeOf(value) !== 'object') return `expected a JSON object, got ${shapeOf(value)}`;
   const record = value as Record<string, unknown>;
-  const top = checkFields(record, { flow: 'object', lost_events: 'object', node_status: 'object', node_name: 'string', time: 'string' }, '');
+  const top = checkFields(record, RECORD_FIELDS, '');
   if (top) return top;
   const flow = record['flow'] as Record<string, unknown> | undefined;
   if (flow !== undefined) {
     const problem = checkFields(flow, FLOW_FIELDS, 'flow.');
     if (problem) return problem;
-    for (const side of ['source', 'destination'] as const) {
-      const endpoint = flow[side] as Record<string, unknown> | undefined;
-      const inner = endpoint && checkFields(endpoint, ENDPOINT_FIELDS, `flow.${side}.`);
-      if (inner) return inner;
-    }
-  } else if (record['lost_events'] === undefined && record['node_status'] === undefined && !Object.keys(record).some((key) => key.endsWith('_event') || key.endsWith('_events'))) {
+    const source = flow['source'] as Record<string, unknown> | undefined;
+    const destination = flow['destination'] as Record<string, unknown> | undefined;
+    return (source && checkFields(source, ENDPOINT_FIELDS, 'flow.source.')) || (destination && checkFields(destination, ENDPOINT_FIELDS, 'flow.destination.')) || (record as FlowRecord);
+  }
+  if (record['lost_events'] === undefined && record['node_status'] === undefined && !Object.keys(record).some((key) => key.endsWith('_event') || key.endsWith('_events'))) {
     return 'no flow, lost_events or node_status in the record';
   }
   return record as FlowRecord;

@@ -204,6 +204,36 @@ export function formatTimestampNs(ns: bigint): string {
   return `${base}.${trimmed}Z`;
 }
 
+const DURATION_UNITS: Readonly<Record<string, bigint>> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n,
+  μs: 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+};
+const DURATION = /^(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h|d))+$/;
+const DURATION_PART = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)/g;
+
+/**
+ * A Go duration as hubble's flags take them (`1h30m`, `90s`, `1.5s`, `250ms`, `0`), plus `d` for
+ * days, in nanoseconds; undefined when the text is not one (negative durations are not).
+ */
+export function parseDurationNs(text: string): bigint | undefined {
+  if (text === '0') return 0n;
+  if (!DURATION.test(text)) return undefined;
+  let total = 0n;
+  for (const [, amount = '0', unit = 's'] of text.matchAll(DURATION_PART)) {
+    const [whole = '', fraction = ''] = amount.split('.');
+    const scale = DURATION_UNITS[unit] ?? 1n;
+    total += BigInt(whole || '0') * scale + (fraction === '' ? 0n : (BigInt(fraction) * scale) / 10n ** BigInt(fraction.length));
+  }
+  return total;
+}
+
 /** The destination port of a flow's L4 header, if it has one. */
 export function destinationPort(flow: Flow): number | undefined {
   const l4 = flow.l4;

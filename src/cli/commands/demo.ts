@@ -8,6 +8,10 @@ import type { Connection } from '../../policy/verdict.js';
 import { loadForEvaluation, stdio, type Output } from '../common.js';
 import { describeConnection, describeSide, renderExplanation } from '../render.js';
 import { renderMatrix } from './matrix.js';
+import { ObservedPodPairs } from '../../flow/export.js';
+import { generateFlows, parseDuration } from '../../flow/generate/generator.js';
+import { FlowPrinter, UTC } from '../../flow/printer.js';
+import type { FlowRecord } from '../../flow/model.js';
 
 const DEFAULT_DIR = fileURLToPath(new URL('../../../../examples/payments/', import.meta.url));
 
@@ -50,5 +54,28 @@ export function registerDemo(program: Command, output: Output = stdio): void {
         output.out(`\n$ podgate explain -f ${options.dir} --from ${check.from} --to ${check.to} --port ${check.port}${check.http ? ` --http-method ${check.http.method} --http-path ${check.http.path}` : ''}`);
         output.out(renderExplanation(scenario, explanation));
       }
+      if (options.dir === DEFAULT_DIR) showFlows(scenario, options.dir, output);
     });
+}
+
+/** One simulated day of the payments profile: what Hubble would show, verdicts from the engine. */
+function showFlows(scenario: Parameters<typeof generateFlows>[0]['scenario'], dir: string, output: Output): void {
+  const records: FlowRecord[] = [...generateFlows({ scenario, profile: 'payments', durationNs: parseDuration('24h'), seed: 1 })];
+  const drops = records.filter((record) => record.flow?.verdict === 'DROPPED' && record.flow.event_type?.type === 1);
+  output.out(`\nFlows: $ podgate flows generate -f ${dir} --profile payments --duration 24h | podgate observe --type drop`);
+  output.out(`${records.length} flows in one simulated day, ${drops.length} drops. The first drop of each kind:`);
+  const printer = new FlowPrinter({ format: 'compact', timeZone: UTC });
+  const seen = new Set<string>();
+  for (const record of drops) {
+    const flow = record.flow!;
+    const key = `${flow.source?.pod_name ?? flow.IP?.source}>${flow.destination?.pod_name ?? flow.IP?.destination}:${flow.drop_reason_desc}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    output.out(printer.print(record).out.trimEnd());
+    if (flow.podgate?.rules?.length) output.out(`    decided by ${flow.podgate.rules.join(', ')}`);
+  }
+  output.out('\nObserved pod pairs ($ podgate flows export --format tsv):');
+  const pairs = new ObservedPodPairs();
+  for (const record of records) pairs.add(record);
+  for (const line of pairs.lines()) output.out(`  ${line.split('\t').map((field) => field || '-').join('  ')}`);
 }
