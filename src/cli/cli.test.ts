@@ -22,7 +22,7 @@ function fixture(files: Record<string, string>): string {
   return dir;
 }
 
-const COMMANDS = ['', 'validate', 'explain', 'matrix', 'conformance', 'demo', 'observe', 'flows', 'flows generate', 'flows export', 'flows store', 'flows serve', 'flows metrics', 'relay', 'drops', 'drops watch'];
+const COMMANDS = ['', 'validate', 'explain', 'matrix', 'conformance', 'demo', 'observe', 'flows', 'flows generate', 'flows export', 'flows store', 'flows serve', 'flows metrics', 'relay', 'drops', 'drops watch', 'advise', 'verify', 'diff', 'lint'];
 for (const command of COMMANDS) {
   test(`podgate ${command} --help`, () => {
     const result = run([...(command ? command.split(' ') : []), '--help']);

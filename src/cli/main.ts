@@ -1,15 +1,19 @@
 /** The podgate command line: every command has --help, every failure a code and a next step. */
 import { Command, CommanderError } from 'commander';
 import { CliError, stdio } from './common.js';
+import { registerAdvise } from './commands/advise.js';
 import { registerConformance } from './commands/conformance.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDiff } from './commands/diff.js';
 import { registerDrops } from './commands/drops.js';
 import { registerExplain } from './commands/explain.js';
 import { registerFlows } from './commands/flows.js';
+import { registerLint } from './commands/lint.js';
 import { registerMatrix } from './commands/matrix.js';
 import { registerObserve } from './commands/observe.js';
 import { registerRelay } from './commands/relay.js';
 import { registerValidate } from './commands/validate.js';
+import { registerVerify } from './commands/verify.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -29,6 +33,10 @@ export function buildProgram(): Command {
   registerFlows(program);
   registerRelay(program);
   registerDrops(program);
+  registerAdvise(program);
+  registerVerify(program);
+  registerDiff(program);
+  registerLint(program);
   // Subcommands too: a parse error anywhere must end in main's handler, not process.exit.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();

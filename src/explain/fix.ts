@@ -8,6 +8,7 @@ import { describeEndpoint, endpointIp, peerClassOf, type Endpoint } from '../clu
 import { stableLabels } from '../cluster/stable-labels.js';
 import { isRecord } from '../manifest/document.js';
 import { parsePath } from '../manifest/issue.js';
+import { toDnsLabel } from '../manifest/syntax.js';
 import { policyKey, type RuleRef } from '../policy/model.js';
 import type { Connection, DirectionVerdict, Verdict } from '../policy/verdict.js';
 import type { Scenario } from '../scenario/load.js';
@@ -133,7 +134,8 @@ function newAllowPolicy(context: SideContext): Fix | { gap: string } {
   const ip = endpointIp(peer);
   const needsCilium = ciliumIsolated || (peer.kind !== 'pod' && (ip === undefined || peer.kind === 'node'));
   const peerName = describeEndpoint(peer).replace(/^.*\//, '');
-  const name = dnsLabel(side.direction === 'ingress' ? `allow-${peerName}-to-${pod.name}-${connection.port}` : `allow-${pod.name}-to-${peerName}-${connection.port}`);
+  // Egress and ingress fixes for one connection can land in one namespace: their names must differ.
+  const name = toDnsLabel(side.direction === 'ingress' ? `allow-${peerName}-to-${pod.name}-${connection.port}` : `allow-${pod.name}-to-${peerName}-${connection.port}-egress`, 'allow');
   const selector = { matchLabels: Object.fromEntries(stableLabels(pod.labels)) };
   const protocol = connection.protocol;
   const summary = `create ${needsCilium ? 'CiliumNetworkPolicy' : 'NetworkPolicy'} ${pod.namespace}/${name}: allow ${side.direction} ${side.direction === 'ingress' ? 'from' : 'to'} ${describeEndpoint(peer)} on ${protocol}/${connection.port}`;
@@ -225,7 +227,7 @@ function insertTierAccept(context: SideContext, rule: RuleRef): { gap: string } 
     ? { protocols: [{ [protocol.toLowerCase()]: { destinationPort: { number: connection.port } } }] }
     : { ports: [{ portNumber: { protocol, port: connection.port } }] };
   const accept: Manifest = {
-    name: dnsLabel(`allow-${describeEndpoint(peer).replace(/\//g, '-')}-${connection.port}`),
+    name: toDnsLabel(`allow-${describeEndpoint(peer).replace(/\//g, '-')}-${connection.port}`, 'allow'),
     action: v1alpha2 ? 'Accept' : 'Allow',
     [side.direction === 'ingress' ? 'from' : 'to']: [peerSpec],
     ...ports,
@@ -256,13 +258,4 @@ function fixHttp(bench: Workbench, connection: Connection, side: DirectionVerdic
   if (!Array.isArray(node)) return `could not find the HTTP rules of ${grant.rule.path} in ${grant.rule.policy.name}`;
   node.push({ method: request.method, path: RE2JS.quote(path) });
   return undefined;
-}
-
-function dnsLabel(text: string): string {
-  const cleaned = text
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^-|-$/g, '');
-  return cleaned.slice(0, 63).replace(/-$/, '') || 'allow';
 }

@@ -50,3 +50,28 @@ export function portNameProblem(name: string): string | undefined {
   if (!/[a-z]/.test(name)) return 'must contain at least one letter';
   return undefined;
 }
+
+/** FNV-1a over the text (with a salt for independent draws): stable across runs and machines. */
+export function stableHash(text: string, salt = 0): number {
+  let hash = (0x811c9dc5 ^ salt) >>> 0;
+  for (let index = 0; index < text.length; index++) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+/**
+ * Text made into a DNS label (an object name that fits everywhere): lower case, dashes, at most 63
+ * characters. A longer text keeps its start and ends in a hash of the whole, so two long names that
+ * differ only at the end stay different.
+ */
+export function toDnsLabel(text: string, fallback = 'x'): string {
+  const cleaned = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+  if (cleaned.length <= 63) return cleaned || fallback;
+  return `${cleaned.slice(0, 55).replace(/-$/, '')}-${stableHash(cleaned).toString(36).padStart(7, '0').slice(0, 7)}`;
+}

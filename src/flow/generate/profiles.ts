@@ -7,7 +7,8 @@ import type { Workload } from '../../cluster/model.js';
 import { ClusterState } from '../../cluster/state.js';
 import type { Selector } from '../../policy/selector.js';
 import { DAY, HANDSHAKE_NS, HOUR, MS, SECOND, type HttpCall, type RecordClass, type Simulation } from './simulation.js';
-import { stableHash, type PodInfo, type ServiceInfo, type Topology } from './topology.js';
+import { stableHash } from '../../manifest/syntax.js';
+import type { PodInfo, ServiceInfo, Topology } from './topology.js';
 
 /** A generation problem with a stable code and what to do about it. */
 export class GenerateError extends Error {

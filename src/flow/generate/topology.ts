@@ -10,17 +10,8 @@ import { podKey, type ClusterState } from '../../cluster/state.js';
 import { parseIp } from '../../policy/address.js';
 import type { CompiledEngine } from '../../policy/compiled/engine.js';
 import { labelsKey, podIdentityLabels } from '../../policy/identity-labels.js';
+import { stableHash } from '../../manifest/syntax.js';
 import type { FlowEndpoint } from '../model.js';
-
-/** FNV-1a, 32 bit: a stable hash that does not depend on the Node version or the run. */
-export function stableHash(text: string, salt = 0): number {
-  let hash = (0x811c9dc5 ^ salt) >>> 0;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash >>> 0;
-}
 
 function hex(value: number, digits: number): string {
   return (value >>> 0).toString(16).padStart(8, '0').slice(8 - digits);
