@@ -48,7 +48,7 @@ function round(value: number, digits = 2): number {
  * A cluster before its rollout: 200 namespaces of five two-replica apps, each behind a Service,
  * cluster DNS, and no policies yet (advise is what writes them).
  */
-function adviseCluster(): Manifest[] {
+export function adviseCluster(): Manifest[] {
   const out: Manifest[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system', labels: { 'kubernetes.io/metadata.name': 'kube-system' } } },
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system' }, spec: { selector: { 'k8s-app': 'kube-dns' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 }, { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 }] } },
