@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { recordTimeNs, type FlowRecord } from '../src/flow/model.js';
 import { FlowStore } from '../src/flow/store/store.js';
+import { median, quote, round, seconds, shell } from './measure.js';
 import type { Figure } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,34 +22,8 @@ const FLOWS = 1_000_000;
 const NAMESPACE = 'payments';
 const HOUR_NS = 3_600_000_000_000n;
 
-function seconds(work: () => void): number {
-  const start = process.hrtime.bigint();
-  work();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-/** Runs a shell pipeline (bash, pipefail) and fails the benchmark if it fails. */
-function shell(script: string): void {
-  const result = spawnSync('bash', ['-o', 'pipefail', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
-  if (result.status !== 0) throw new Error(`benchmark step failed (${result.status}): ${script}\n${result.stderr.toString().slice(0, 2000)}`);
-}
-
-function quote(path: string): string {
-  return `'${path.replace(/'/g, `'\\''`)}'`;
-}
-
 function sameBytes(a: string, b: string): boolean {
   return spawnSync('cmp', ['-s', a, b]).status === 0;
-}
-
-function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** The file's lines, read synchronously in 4 MiB chunks (the file is larger than a V8 string can be). */

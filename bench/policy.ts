@@ -12,6 +12,7 @@ import { Prng } from '../src/policy/testing/prng.js';
 import type { Connection } from '../src/policy/verdict.js';
 import { unlocatedObjects } from '../src/manifest/document.js';
 import { scenarioFromObjects, type Scenario } from '../src/scenario/load.js';
+import { median, round } from './measure.js';
 import type { Figure } from './report.js';
 
 type Manifest = Record<string, unknown>;
@@ -141,11 +142,6 @@ function time<T>(work: () => T): { value: T; ms: number } {
   return { value, ms: Number(process.hrtime.bigint() - start) / 1e6 };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 function heapUsed(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().heapUsed;
@@ -247,9 +243,4 @@ export function runPolicyBenchmark(log: (line: string) => void): Figure[] {
     add({ name, ms: round(ms), share_of_full_compile_pct: round((ms / full) * 100, 3), trials: times.length, target_pct: 1, meets_target: ms / full <= 0.01 });
   }
   return figures;
-}
-
-function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }

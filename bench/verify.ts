@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { quote, round, seconds, shell } from './measure.js';
 import type { Figure } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,30 +20,6 @@ const APPS = 5;
 const REPLICAS = 2;
 
 type Manifest = Record<string, unknown>;
-
-function seconds(work: () => void): number {
-  const start = process.hrtime.bigint();
-  work();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-function quote(path: string): string {
-  return `'${path.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Runs a shell command; `allowed` exit statuses are not failures (verify exits 1 when it finds drops). */
-function shell(script: string, allowed: readonly number[] = [0]): { status: number; stderr: string } {
-  const result = spawnSync('bash', ['-o', 'pipefail', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
-  const status = result.status ?? -1;
-  const stderr = result.stderr.toString();
-  if (!allowed.includes(status)) throw new Error(`benchmark step failed (${status}): ${script}\n${stderr.slice(0, 2000)}`);
-  return { status, stderr };
-}
-
-function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}
 
 /**
  * A cluster before its rollout: 200 namespaces of five two-replica apps, each behind a Service,
