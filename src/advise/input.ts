@@ -170,6 +170,7 @@ function skipIssue(file: string, line: number, message: string): Issue {
  */
 export function isPlainReply(line: string): boolean {
   if (!line.startsWith('{"flow":{') || line.charCodeAt(line.length - 1) !== 0x7d) return false;
-  const at = line.indexOf('"is_reply":true');
-  return at !== -1 && line.charCodeAt(at - 1) !== 0x5c && !line.includes('"dns":');
+  // is_reply sits near the end of a flow in protojson's field order: search from the end.
+  const at = line.lastIndexOf('"is_reply":');
+  return at !== -1 && line.startsWith('true', at + 11) && line.charCodeAt(at - 1) !== 0x5c && !line.includes('"dns":');
 }
