@@ -18,6 +18,20 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * An error with a stable `PODGATE_E_*` code from a library module (a bad filter, an unreadable
+ * store, an unknown profile...) as a CliError, so main prints its code and hint; anything else is
+ * returned as it is (an internal error).
+ */
+export function asCliError(error: unknown): unknown {
+  if (error instanceof CliError) return error;
+  const coded = error as { code?: unknown; message?: unknown; hint?: unknown } | undefined;
+  if (typeof coded?.code === 'string' && coded.code.startsWith('PODGATE_E_') && typeof coded.message === 'string') {
+    return new CliError(coded.code, coded.message, typeof coded.hint === 'string' ? coded.hint : undefined);
+  }
+  return error;
+}
+
 export const ENGINES: Record<string, EngineFactory> = { compiled: createCompiledEngine, reference: createReferenceEngine };
 
 export function engineFactory(name: string): EngineFactory {

@@ -4,6 +4,7 @@
  * identities, which change whenever labels or the identity allocator do.
  */
 import { destinationPort, formatTimestampNs, l4Protocol, recordTimeNs, sourcePort, type Flow, type FlowEndpoint, type FlowRecord } from './model.js';
+import { isRecord } from '../manifest/document.js';
 
 /** How an identity was named, from most to least stable. */
 export type IdentityKind = 'workload' | 'app' | 'pod' | 'reserved' | 'dns' | 'ip' | 'world' | 'unknown';
@@ -14,10 +15,6 @@ export interface StableIdentity {
 }
 
 const APP_LABEL_PREFIXES = ['k8s:app.kubernetes.io/name=', 'k8s:k8s-app=', 'k8s:app='];
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
@@ -34,12 +31,12 @@ function texts(value: unknown): string[] {
  * else reserved:world.
  */
 export function stableIdentity(flow: Flow, side: 'source' | 'destination'): StableIdentity {
-  const endpoint: FlowEndpoint = isObject(flow[side]) ? (flow[side] as FlowEndpoint) : {};
+  const endpoint: FlowEndpoint = isRecord(flow[side]) ? (flow[side] as FlowEndpoint) : {};
   const namespace = text(endpoint.namespace);
   const labels = texts(endpoint.labels);
   if (namespace !== '') {
     const workload: unknown = Array.isArray(endpoint.workloads) ? endpoint.workloads[0] : undefined;
-    const workloadName = isObject(workload) ? text(workload['name']) : '';
+    const workloadName = isRecord(workload) ? text(workload['name']) : '';
     if (workloadName !== '') return { name: `${namespace}/${workloadName}`, kind: 'workload' };
     for (const label of labels) {
       const prefix = APP_LABEL_PREFIXES.find((candidate) => label.startsWith(candidate) && label.length > candidate.length);
@@ -53,7 +50,7 @@ export function stableIdentity(flow: Flow, side: 'source' | 'destination'): Stab
   if (reserved !== undefined) return { name: reserved, kind: 'reserved' };
   const dnsName = texts(side === 'source' ? flow.source_names : flow.destination_names)[0];
   if (dnsName !== undefined && dnsName !== '') return { name: dnsName, kind: 'dns' };
-  const ip = isObject(flow.IP) ? text(flow.IP[side]) : '';
+  const ip = isRecord(flow.IP) ? text(flow.IP[side]) : '';
   if (ip !== '') return { name: ip, kind: 'ip' };
   if (labels.includes('reserved:world')) return { name: 'reserved:world', kind: 'world' };
   return { name: 'unknown', kind: 'unknown' };
@@ -160,7 +157,7 @@ export class NewDropDetector {
   /** Adds a record's drop (if any) to the baseline. */
   learn(record: FlowRecord): void {
     const flow = record.flow;
-    if (!isObject(flow)) return;
+    if (!isRecord(flow)) return;
     const identities = dropIdentities(flow);
     if (identities !== undefined) this.baseline.add(dropKeyId(identities.key));
   }
@@ -183,15 +180,15 @@ export class NewDropDetector {
 
   private selected(flow: Flow): boolean {
     if (this.namespaces.size === 0) return true;
-    const source = isObject(flow.source) ? text(flow.source['namespace']) : '';
-    const destination = isObject(flow.destination) ? text(flow.destination['namespace']) : '';
+    const source = isRecord(flow.source) ? text(flow.source['namespace']) : '';
+    const destination = isRecord(flow.destination) ? text(flow.destination['namespace']) : '';
     return this.namespaces.has(source) || this.namespaces.has(destination);
   }
 
   /** The new drop this record reveals, once per key; later flows with that key only count. */
   observe(record: FlowRecord): NewDrop | undefined {
     const flow = record.flow;
-    if (!isObject(flow)) return undefined;
+    if (!isRecord(flow)) return undefined;
     if (this.inBaselineWindow(record)) {
       this.learn(record);
       return undefined;

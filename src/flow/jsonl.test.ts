@@ -100,7 +100,8 @@ test('timestamps: protojson precision rules and offsets', () => {
     assert.equal(parseTimestampNs(text), ns, text);
     assert.equal(formatTimestampNs(ns), formatted, text);
   }
-  assert.equal(parseTimestampNs('yesterday'), undefined);
+  for (const impossible of ['yesterday', '2024-13-45T00:00:00Z', '2023-02-29T00:00:00Z', '2024-01-01T24:00:00Z']) assert.equal(parseTimestampNs(impossible), undefined, impossible);
+  assert.equal(parseTimestampNs('2024-02-29T00:00:00Z'), express('2024-02-29T00:00:00Z'), 'a leap day exists');
   assert.equal(recordTimeNs({ flow: { time: '1970-01-01T00:00:01Z' } }), 1_000_000_000n);
 });
 

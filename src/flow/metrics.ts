@@ -15,6 +15,7 @@
  *   unknown keys), so a typo does not silently drop a label.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isRecord } from '../manifest/document.js';
 import type { AddressInfo } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import type { Flow, FlowEndpoint, FlowRecord } from './model.js';
@@ -148,10 +149,6 @@ function parseLabelsContext(value: string, entry: string): Set<ContextLabel> {
 // ---------------------------------------------------------------------------------------------
 // Reading flow fields as Hubble's Go getters do: absent means the zero value, never an exception.
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function text(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
 }
@@ -171,7 +168,7 @@ function enumName(value: unknown, zero: string): string {
 
 function endpointOf(flow: Flow, side: 'source' | 'destination'): FlowEndpoint {
   const endpoint = flow[side];
-  return isObject(endpoint) ? endpoint : {};
+  return isRecord(endpoint) ? endpoint : {};
 }
 
 /** is_reply when present, else the deprecated reply; undefined when neither says. */
@@ -189,15 +186,15 @@ const MESSAGE_TYPE_ACCESS_LOG = 129;
 const RESERVED_IDENTITY_HOST = 1;
 
 function eventType(flow: Flow): number {
-  return isObject(flow.event_type) ? integer(flow.event_type['type']) : 0;
+  return isRecord(flow.event_type) ? integer(flow.event_type['type']) : 0;
 }
 
 function l7Kind(flow: Flow): 'DNS' | 'HTTP' | 'Kafka' | undefined {
   const l7 = flow.l7;
-  if (!isObject(l7)) return undefined;
-  if (isObject(l7['dns'])) return 'DNS';
-  if (isObject(l7['http'])) return 'HTTP';
-  if (isObject(l7['kafka'])) return 'Kafka';
+  if (!isRecord(l7)) return undefined;
+  if (isRecord(l7['dns'])) return 'DNS';
+  if (isRecord(l7['http'])) return 'HTTP';
+  if (isRecord(l7['kafka'])) return 'Kafka';
   return undefined;
 }
 
@@ -209,7 +206,7 @@ export function flowProtocol(flow: Flow): string {
   if (type === MESSAGE_TYPE_ACCESS_LOG) return l7Kind(flow) ?? 'Unknown L7';
   if (type === MESSAGE_TYPE_DROP || type === MESSAGE_TYPE_TRACE || type === MESSAGE_TYPE_POLICY_VERDICT || type === MESSAGE_TYPE_CAPTURE) {
     const l4 = flow.l4;
-    if (isObject(l4)) for (const protocol of L4_PROTOCOLS) if (isObject(l4[protocol])) return protocol;
+    if (isRecord(l4)) for (const protocol of L4_PROTOCOLS) if (isRecord(l4[protocol])) return protocol;
     return 'Unknown L4';
   }
   return 'Unknown flow';
@@ -286,7 +283,7 @@ export function reservedIdentityLabel(labels: readonly string[]): string {
 function firstWorkload(endpoint: FlowEndpoint): { name: string; kind: string } {
   const workloads = Array.isArray(endpoint.workloads) ? endpoint.workloads : [];
   const first: unknown = workloads[0];
-  return isObject(first) ? { name: text(first['name']), kind: text(first['kind']) } : { name: '', kind: '' };
+  return isRecord(first) ? { name: text(first['name']), kind: text(first['kind']) } : { name: '', kind: '' };
 }
 
 function withNamespace(endpoint: FlowEndpoint, name: string): string {
@@ -310,7 +307,7 @@ function contextValue(identifier: ContextIdentifier, flow: Flow, side: 'source' 
     case 'dns':
       return texts(side === 'source' ? flow.source_names : flow.destination_names).join(',');
     case 'ip':
-      return isObject(flow.IP) ? text(flow.IP[side]) : '';
+      return isRecord(flow.IP) ? text(flow.IP[side]) : '';
     case 'reserved-identity':
       return reservedIdentityLabel(texts(endpoint.labels));
     case 'workload': {
@@ -327,9 +324,9 @@ function contextValue(identifier: ContextIdentifier, flow: Flow, side: 'source' 
 function labelsContextValue(label: ContextLabel, flow: Flow): string {
   switch (label) {
     case 'source_ip':
-      return isObject(flow.IP) ? text(flow.IP['source']) : '';
+      return isRecord(flow.IP) ? text(flow.IP['source']) : '';
     case 'destination_ip':
-      return isObject(flow.IP) ? text(flow.IP['destination']) : '';
+      return isRecord(flow.IP) ? text(flow.IP['destination']) : '';
     case 'source_pod':
       return text(endpointOf(flow, 'source').pod_name);
     case 'destination_pod':
@@ -422,8 +419,8 @@ function dnsHandler(created: CounterVec[], config: HandlerConfig): Handler {
   return {
     process(flow) {
       const l7 = flow.l7;
-      const dns: unknown = isObject(l7) ? l7['dns'] : undefined;
-      if (!isObject(dns)) return;
+      const dns: unknown = isRecord(l7) ? l7['dns'] : undefined;
+      if (!isRecord(dns)) return;
       const qtypeList = texts(dns['qtypes']);
       if (config.ignoreAAAA && qtypeList.length === 1 && qtypeList[0] === 'AAAA') return;
       const context = contextLabelValues(config.context, flow);
@@ -459,8 +456,8 @@ function tcpHandler(created: CounterVec[], config: HandlerConfig): Handler {
       const verdict = enumName(flow.verdict, 'VERDICT_UNKNOWN');
       if (verdict !== 'FORWARDED' && verdict !== 'REDIRECTED') return;
       const ip = flow.IP;
-      const tcp: unknown = isObject(flow.l4) ? flow.l4['TCP'] : undefined;
-      if (!isObject(ip) || !isObject(tcp) || !isObject(tcp['flags'])) return;
+      const tcp: unknown = isRecord(flow.l4) ? flow.l4['TCP'] : undefined;
+      if (!isRecord(ip) || !isRecord(tcp) || !isRecord(tcp['flags'])) return;
       const set = tcp['flags'];
       const rest = [enumName(ip['ipVersion'], 'IP_NOT_USED'), ...contextLabelValues(config.context, flow)];
       if (set['FIN'] === true) flags.inc(['FIN', ...rest]);
@@ -484,7 +481,7 @@ function flowHandler(created: CounterVec[], config: HandlerConfig): Handler {
       else if (type === MESSAGE_TYPE_CAPTURE) typeName = 'Capture';
       else if (type === MESSAGE_TYPE_TRACE) {
         typeName = 'Trace';
-        const subType = isObject(flow.event_type) ? integer(flow.event_type['sub_type']) : 0;
+        const subType = isRecord(flow.event_type) ? integer(flow.event_type['sub_type']) : 0;
         subtype = TRACE_OBSERVATION_POINTS[subType] ?? '';
       } else if (type === MESSAGE_TYPE_POLICY_VERDICT) typeName = 'PolicyVerdict';
       else {
@@ -506,13 +503,13 @@ function portDistributionHandler(created: CounterVec[], config: HandlerConfig): 
       const verdict = enumName(flow.verdict, 'VERDICT_UNKNOWN');
       const l4 = flow.l4;
       // A flow not known to be a request says nothing about which port serves.
-      if ((verdict !== 'FORWARDED' && verdict !== 'REDIRECTED') || !isObject(l4) || replyState(flow) !== false) return;
+      if ((verdict !== 'FORWARDED' && verdict !== 'REDIRECTED') || !isRecord(l4) || replyState(flow) !== false) return;
       const context = contextLabelValues(config.context, flow);
       for (const protocol of PORTED_PROTOCOLS) {
         const header = l4[protocol];
-        if (isObject(header)) ports.inc([protocol, String(integer(header['destination_port'])), ...context]);
+        if (isRecord(header)) ports.inc([protocol, String(integer(header['destination_port'])), ...context]);
       }
-      for (const protocol of PORTLESS_PROTOCOLS) if (isObject(l4[protocol])) ports.inc([protocol, '0', ...context]);
+      for (const protocol of PORTLESS_PROTOCOLS) if (isRecord(l4[protocol])) ports.inc([protocol, '0', ...context]);
     },
   };
 }
@@ -574,7 +571,7 @@ export class HubbleMetrics {
 
   observe(record: FlowRecord): void {
     const flow = record.flow;
-    if (isObject(flow)) {
+    if (isRecord(flow)) {
       for (const processor of this.processors) {
         try {
           processor.process(flow);
@@ -585,7 +582,7 @@ export class HubbleMetrics {
       return;
     }
     const lost = record.lost_events;
-    if (isObject(lost)) {
+    if (isRecord(lost)) {
       const lostCount = integer(lost.num_events_lost);
       this.lostEvents.inc([enumName(lost.source, 'UNKNOWN_LOST_EVENT_SOURCE').toLowerCase()], lostCount);
     }

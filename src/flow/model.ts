@@ -185,6 +185,9 @@ export function parseTimestampNs(text: string | undefined): bigint | undefined {
   const [, year, month, day, hour, minute, second, fraction = '', zone] = match;
   const ms = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second));
   if (Number.isNaN(ms)) return undefined;
+  // Date.UTC rolls 2024-13-45 over into 2025: a field out of range means no such time.
+  const date = new Date(ms);
+  if (date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day) || date.getUTCHours() !== Number(hour) || date.getUTCMinutes() !== Number(minute) || date.getUTCSeconds() !== Number(second)) return undefined;
   let offsetMinutes = 0;
   if (zone !== 'Z') {
     const sign = zone!.startsWith('-') ? -1 : 1;

@@ -12,7 +12,7 @@ import type { Connection, Verdict } from '../policy/verdict.js';
 import type { Scenario } from '../scenario/load.js';
 import { formatSelector } from '../policy/selector.js';
 import { ruleKey, type RuleRef } from '../policy/model.js';
-import { listSome, plural, type Finding } from './findings.js';
+import { compareText, listSome, plural, type Finding } from './findings.js';
 import { denialText, reasonText } from './verdict-text.js';
 
 export interface DnsTarget {
@@ -31,7 +31,7 @@ const DNS_PORT = 53;
 export function dnsTargets(cluster: ClusterState): DnsTarget[] {
   const services = cluster.services
     .filter((service) => service.selector !== undefined && (service.name === 'kube-dns' || service.ports.some((port) => port.port === DNS_PORT)))
-    .sort((a, b) => Number(b.name === 'kube-dns') - Number(a.name === 'kube-dns') || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    .sort((a, b) => Number(b.name === 'kube-dns') - Number(a.name === 'kube-dns') || compareText(a.namespace, b.namespace) || compareText(a.name, b.name));
   const targets: DnsTarget[] = [];
   for (const service of services) {
     const pods = cluster.pods.filter((pod) => pod.namespace === service.namespace && [...service.selector!].every(([key, value]) => pod.labels.get(key) === value));
@@ -66,7 +66,7 @@ export function dnsFindings(options: { scenario: Scenario; engine: PolicyEngine 
   const dnsPods = new Set(targets.map((target) => `${target.pod.namespace}/${target.pod.name}`));
   const clients = engine.cluster.pods
     .filter((pod) => !pod.hostNetwork && !dnsPods.has(`${pod.namespace}/${pod.name}`))
-    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    .sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.name, b.name));
   const findings: Finding[] = [];
   // A pod without UDP already has an error; TCP is only worth a warning for pods that have UDP.
   const udpBlocked = new Set<Pod>();

@@ -162,7 +162,8 @@ export function compareIssues(a: Issue, b: Issue): number {
   );
 }
 
-function compareText(a: string, b: string): number {
+/** Byte order, the same in every locale, so lint's output does not depend on where it runs. */
+export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -3,6 +3,7 @@
  * matches, found by asking an engine that holds that rule alone. Checks then ask the real engine
  * what happens to those connections with every other policy in place.
  */
+import { compareText } from './findings.js';
 import { endpointAt, type Endpoint } from '../cluster/endpoint.js';
 import type { Pod } from '../cluster/model.js';
 import type { ClusterState } from '../cluster/state.js';
@@ -231,7 +232,7 @@ export class ConnectionSampler {
 /** Pods with equal identity behave alike under every policy: keep the first of each. */
 export function representativePods(pods: readonly Pod[]): Pod[] {
   const seen = new Map<string, Pod>();
-  const sorted = [...pods].filter((pod) => !pod.hostNetwork).sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
+  const sorted = [...pods].filter((pod) => !pod.hostNetwork).sort((a, b) => (a.namespace === b.namespace ? compareText(a.name, b.name) : compareText(a.namespace, b.namespace)));
   for (const pod of sorted) {
     const ports = pod.containerPorts.map((port) => `${port.name ?? ''}:${port.port}/${port.protocol}`).join(',');
     const key = `${pod.namespace}\u0000${labelsKey(pod.labels)}\u0000${pod.serviceAccount}\u0000${ports}`;

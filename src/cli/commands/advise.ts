@@ -2,10 +2,10 @@ import { createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { AdviseInputError, Advisor, adviceToYaml, POLICY_FORMATS, type Advice, type PolicyFormat } from '../../advise/advise.js';
+import { Advisor, adviceToYaml, POLICY_FORMATS, type Advice, type PolicyFormat } from '../../advise/advise.js';
 import { feedStream } from '../../advise/input.js';
 import { SkipReport } from '../../flow/jsonl.js';
-import { CliError, collect, loadForEvaluation, stdio, type Output } from '../common.js';
+import { asCliError, CliError, collect, loadForEvaluation, stdio, type Output } from '../common.js';
 
 interface AdviseCommandOptions {
   flows?: string;
@@ -175,12 +175,3 @@ function openInput(path: string, stdin: Readable | undefined): Readable {
   return createReadStream(path, { highWaterMark: 1 << 20 });
 }
 
-function asCliError(error: unknown): unknown {
-  if (error instanceof CliError) return error;
-  if (error instanceof AdviseInputError) return new CliError(error.code, error.message, error.hint);
-  const coded = error as { code?: unknown; hint?: unknown; message?: unknown };
-  if (error instanceof Error && typeof coded.code === 'string' && coded.code.startsWith('PODGATE_E_')) {
-    return new CliError(coded.code, error.message, typeof coded.hint === 'string' ? coded.hint : undefined);
-  }
-  return error;
-}

@@ -4,10 +4,10 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { formatIssue } from '../../manifest/issue.js';
 import { formatFlowLine } from '../../flow/jsonl.js';
-import { DEFAULT_DURATION, DEFAULT_START, GenerateError, generateFlows, parseDuration, parseStart, PROFILES } from '../../flow/generate/generator.js';
+import { DEFAULT_DURATION, DEFAULT_START, generateFlows, parseDuration, parseStart, PROFILES } from '../../flow/generate/generator.js';
 import { formatTimestampNs, type FlowRecord } from '../../flow/model.js';
 import { loadScenarioFromPaths } from '../../scenario/files.js';
-import { CliError, collect, stdio, type Output } from '../common.js';
+import { asCliError, CliError, collect, stdio, type Output } from '../common.js';
 
 export interface GenerateCommandOptions {
   readonly paths: readonly string[];
@@ -27,11 +27,6 @@ const CHUNK_BYTES = 1 << 20;
 function positiveInteger(text: string, what: string, example: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) throw new CliError('PODGATE_E_USAGE', `${what} "${text}" is not a positive integer`, `for example ${example}`);
   return Number(text);
-}
-
-function asCliError(error: unknown): never {
-  if (error instanceof GenerateError) throw new CliError(error.code, error.message, error.hint);
-  throw error;
 }
 
 /** Writes text, waiting when the stream's buffer is full; false once the reader has gone (EPIPE). */
@@ -69,7 +64,7 @@ export async function runGenerate(options: GenerateCommandOptions, output: Outpu
     durationNs = parseDuration(options.duration ?? DEFAULT_DURATION);
     startNs = parseStart(options.start ?? DEFAULT_START);
   } catch (error) {
-    asCliError(error);
+    throw asCliError(error);
   }
 
   const scenario = loadScenarioFromPaths(options.paths);
@@ -86,7 +81,7 @@ export async function runGenerate(options: GenerateCommandOptions, output: Outpu
   try {
     records = generateFlows({ scenario, profile: options.profile, startNs, durationNs, seed, ...(count === undefined ? {} : { count }), ...(probeEvery === undefined ? {} : { probeEvery }), ...(intensity === undefined ? {} : { intensity }) });
   } catch (error) {
-    asCliError(error);
+    throw asCliError(error);
   }
 
   const sink: Writable = options.out === undefined ? stdout : createWriteStream(options.out);

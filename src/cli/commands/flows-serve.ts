@@ -138,7 +138,10 @@ async function runFlowsServe(flags: ServeFlags, output: Output): Promise<void> {
     const readAll = async (): Promise<void> => {
       const read = async (file: string): Promise<void> => {
         const input = flags.followFile ? tailFile(file, { signal: stopReading.signal }) : openFlowInput(file);
-        for await (const { record } of readFlowRecords(input, report, { source: file === '-' ? '<stdin>' : file })) ingest(record);
+        for await (const { record } of readFlowRecords(input, report, { source: file === '-' ? '<stdin>' : file })) {
+          if (stopReading.signal.aborted) break;
+          ingest(record);
+        }
         store?.flush();
       };
       // Tailed files are read side by side; plain files one after another, in the order given.
@@ -158,7 +161,8 @@ async function runFlowsServe(flags: ServeFlags, output: Output): Promise<void> {
     stopReading.abort();
     // stdin may never end (a pipe from a live producer): stop reading it so the process can exit.
     if (flags.file.includes('-')) process.stdin.destroy();
-    if (flags.followFile) await reading;
+    // The store closes below: the read must have stopped appending to it first.
+    await reading;
   } finally {
     stopReading.abort();
     await server?.close();

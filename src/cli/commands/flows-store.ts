@@ -3,8 +3,8 @@ import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { formatFlowLine, readFlowRecords, SkipReport } from '../../flow/jsonl.js';
 import { formatTimestampNs, parseDurationNs, parseTimestampNs } from '../../flow/model.js';
-import { DEFAULT_MAX_AGE_NS, FlowStore, FlowStoreError, type FlowStoreOptions, type FlowStoreStats } from '../../flow/store/store.js';
-import { CliError, stdio, type Output } from '../common.js';
+import { DEFAULT_MAX_AGE_NS, FlowStore, type FlowStoreOptions, type FlowStoreStats } from '../../flow/store/store.js';
+import { asCliError, CliError, stdio, type Output } from '../common.js';
 
 const STORE_HELP = 'the flow store file (SQLite; created by ingest)';
 
@@ -180,10 +180,6 @@ function openStore(path: string, options: FlowStoreOptions): FlowStore {
   } catch (error) {
     throw asCliError(error);
   }
-}
-
-function asCliError(error: unknown): unknown {
-  return error instanceof FlowStoreError ? new CliError(error.code, error.message, error.hint) : error;
 }
 
 /** Closing after a failure must not hide the failure. */

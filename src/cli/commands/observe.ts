@@ -9,7 +9,7 @@ import { tailFile } from '../../flow/grpc/tail.js';
 import { readFlowBatches, readFlowRecords, SkipReport } from '../../flow/jsonl.js';
 import { recordTimeNs, type FlowRecord } from '../../flow/model.js';
 import { FlowPrinter, LOCAL_TIME, OUTPUT_FORMATS, parseTimeFormat, TIME_FORMATS, type OutputFormat, type PrinterOptions } from '../../flow/printer.js';
-import { CliError } from '../common.js';
+import { asCliError, CliError } from '../common.js';
 
 /** Where flows come from: a file (read to its end, or followed), stdin, or an observer's GetFlows. */
 export type FlowInput = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'stdin' } | { readonly kind: 'server'; readonly address: string };
@@ -109,16 +109,6 @@ function checkReadableFile(path: string): void {
 /** A read error while streaming (the file vanished, EIO) as a usage-level error. */
 function readFailure(source: string, error: unknown): CliError {
   return new CliError('PODGATE_E_INPUT', `cannot read ${source}: ${error instanceof Error ? error.message : String(error)}`, 'check the file and try again');
-}
-
-/** Errors with a stable code from the flow modules (bad filter, unreachable server) become CLI errors. */
-export function asCliError(error: unknown): unknown {
-  if (error instanceof CliError) return error;
-  const coded = error as { code?: unknown; message?: unknown; hint?: unknown };
-  if (typeof coded?.code === 'string' && coded.code.startsWith('PODGATE_E_') && typeof coded.message === 'string') {
-    return new CliError(coded.code, coded.message, typeof coded.hint === 'string' ? coded.hint : undefined);
-  }
-  return error;
 }
 
 /** Runs one observe: prints every selected record, then the skipped-lines summary. Returns the exit status. */

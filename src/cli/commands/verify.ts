@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { formatIssue } from '../../manifest/issue.js';
-import { readFlowBatches, SkipReport } from '../../flow/jsonl.js';
+import { readFlowBatches, SkipReport, type ReadLine } from '../../flow/jsonl.js';
 import { FlowStore, FlowStoreError } from '../../flow/store/store.js';
 import { policyKey } from '../../policy/model.js';
 import { readSources } from '../../scenario/files.js';
@@ -161,14 +161,19 @@ export async function runVerify(options: VerifyCliOptions, output: Output): Prom
       replies++;
       return false;
     };
-    try {
-      for await (const batch of readFlowBatches(input, report, { source: path === '-' ? '<stdin>' : path, prefilter })) {
-        for (const line of batch) verifier.add(line.record);
+    const batches = readFlowBatches(input, report, { source: path === '-' ? '<stdin>' : path, prefilter });
+    for (;;) {
+      // Only a failing read is unreadable input; an error while verifying is an internal error.
+      let next: IteratorResult<ReadLine[]>;
+      try {
+        next = await batches.next();
+      } catch (error) {
+        throw new CliError('PODGATE_E_INPUT', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`, 'check the path, or pass - to read stdin');
       }
-      verifier.addSkippedReplies(replies);
-    } catch (error) {
-      throw new CliError('PODGATE_E_INPUT', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`, 'check the path, or pass - to read stdin');
+      if (next.done) break;
+      for (const line of next.value) verifier.add(line.record);
     }
+    verifier.addSkippedReplies(replies);
   }
   const result = verifier.finish();
   const summary = report.summary();

@@ -89,11 +89,13 @@ export class ObserverConnection {
     const method = observerMethod(name);
     const deadline = new Date(Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
     return new Promise((resolve, reject) => {
+      const cancel = (): void => call.cancel();
       const call = this.client.makeUnaryRequest<Json, Json>(method.path, method.requestSerialize, method.responseDeserialize, {}, { deadline }, (error, response) => {
+        options.signal?.removeEventListener('abort', cancel);
         if (error) reject(observerError(this.address, error));
         else resolve(response ?? {});
       });
-      options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+      options.signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 
