@@ -28,7 +28,7 @@ import { isLegitimate, isReplyFlow } from '../verify/replay.js';
 import { verifyFlows } from '../verify/verify.js';
 import { AdviseInputError, Advisor, adviceToYaml, type Advice, type AdviseOptions, type PolicyFormat } from './advise.js';
 import { feedStream } from './input.js';
-import { workloadOf } from './labels.js';
+import { workloadOf } from '../cluster/workloads.js';
 import { manifestsFromFlows, meshClusterManifests } from './testing.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pod } from '../cluster/model.js';
-import { chooseSelector, workloadOf } from './labels.js';
+import { workloadOf } from '../cluster/workloads.js';
+import { chooseSelector } from './labels.js';
 
 function pod(name: string, labels: Record<string, string>, owner?: { kind: string; name: string }): Pod {
   return { namespace: 'ns', name, labels: new Map(Object.entries(labels)), serviceAccount: 'default', ips: [], hostNetwork: false, containerPorts: [], ...(owner ? { owner } : {}) };

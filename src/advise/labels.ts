@@ -2,6 +2,7 @@
  * Workloads and the labels that select them: advise writes one selector per workload, chosen from
  * labels that stay the same across replicas and rollouts, and checked to select exactly its pods.
  */
+import { workloadOf } from '../cluster/workloads.js';
 import type { Pod } from '../cluster/model.js';
 import { isVolatileLabel, stableLabels } from '../cluster/stable-labels.js';
 import type { ClusterState } from '../cluster/state.js';
@@ -19,16 +20,6 @@ export interface WorkloadGroup {
   readonly exact: boolean;
   /** Why the selector is not exact, for a comment. */
   readonly note?: string;
-}
-
-/** The controller a pod belongs to; a ReplicaSet made by a Deployment counts as the Deployment. */
-export function workloadOf(pod: Pod): { kind: string; name: string } {
-  const owner = pod.owner;
-  if (!owner) return { kind: 'Pod', name: pod.name };
-  const hash = pod.labels.get('pod-template-hash');
-  if (owner.kind === 'ReplicaSet' && hash !== undefined && owner.name.endsWith(`-${hash}`)) return { kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
-  if (owner.kind === 'Job' && pod.labels.has('batch.kubernetes.io/cronjob-name')) return { kind: 'CronJob', name: pod.labels.get('batch.kubernetes.io/cronjob-name')! };
-  return owner;
 }
 
 /** Every workload of the cluster (host-network pods are their node and are left out). */

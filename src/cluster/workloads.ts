@@ -76,3 +76,13 @@ export function podsOf(workload: Workload, nodes: readonly Node[]): Pod[] {
   }
   return pods;
 }
+
+/** The controller a pod belongs to; a ReplicaSet made by a Deployment counts as the Deployment. */
+export function workloadOf(pod: Pod): { kind: string; name: string } {
+  const owner = pod.owner;
+  if (!owner) return { kind: 'Pod', name: pod.name };
+  const hash = pod.labels.get('pod-template-hash');
+  if (owner.kind === 'ReplicaSet' && hash !== undefined && owner.name.endsWith(`-${hash}`)) return { kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
+  if (owner.kind === 'Job' && pod.labels.has('batch.kubernetes.io/cronjob-name')) return { kind: 'CronJob', name: pod.labels.get('batch.kubernetes.io/cronjob-name')! };
+  return owner;
+}

@@ -202,6 +202,19 @@ test('flow ends get stable identities for grouping', () => {
   assert.equal(identity({ labels: ['reserved:host'] }), 'entity:host');
   assert.equal(identity({ labels: ['reserved:world'] }, { IP: { source: '10.244.1.5', destination: '198.51.100.1' } }), 'ip:198.51.100.1');
   assert.equal(identity({ labels: ['reserved:world'] }, { IP: { source: '10.244.1.5', destination: '198.51.100.2' }, destination_names: ['api.example.com'] }), 'dns:api.example.com');
+  // A real pod owned by a ReplicaSet (as kubectl shows it) is named for its Deployment, as advise and diff name it.
+  const owned = loadScenario([
+    {
+      name: 'owned.yaml',
+      text: MANIFESTS + '\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: cart-6c9f8b7d4-x2x9z\n  namespace: shop\n  labels: {app: cart, pod-template-hash: 6c9f8b7d4}\n  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: cart-6c9f8b7d4, uid: u1, controller: true}]\nspec: {containers: [{name: cart, image: cart}]}\nstatus: {podIP: 10.244.1.9}\n',
+    },
+  ]);
+  const ownedMapper = new FlowMapper({ cluster: owned.cluster });
+  const cart = ownedMapper.resolve(flow({ namespace: 'shop', pod_name: 'cart-6c9f8b7d4-x2x9z' }), 'destination');
+  assert.ok(typeof cart !== 'string', String(cart));
+  assert.equal(cart.identity.name, 'shop/cart');
+  const byWorkload = ownedMapper.resolve(flow({ namespace: 'shop', pod_name: 'cart-6c9f8b7d4-gone', workloads: [{ name: 'cart', kind: 'Deployment' }] }), 'destination');
+  assert.ok(typeof byWorkload !== 'string' && byWorkload.identity.name === 'shop/cart', 'a pod of the same Deployment found through its workload');
   // Equal ends share one resolution (and one id): the cache at work.
   const a = mapper.resolve(flow({ namespace: 'shop', pod_name: 'db-0' }), 'destination');
   const b = mapper.resolve(flow({ namespace: 'shop', pod_name: 'db-0' }), 'destination');

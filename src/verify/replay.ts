@@ -16,6 +16,7 @@
  *      (a pod, a node or a declared external at that IP, else the world).
  * A pod named in the flow that none of 1–5 finds is not guessed at: the flow is skipped and counted.
  */
+import { workloadOf } from '../cluster/workloads.js';
 import { endpointAt, podEndpoint, type Endpoint } from '../cluster/endpoint.js';
 import type { Pod } from '../cluster/model.js';
 import { isVolatileLabel, stableLabels } from '../cluster/stable-labels.js';
@@ -243,14 +244,14 @@ export class FlowMapper {
       this.ownedPods = new Map();
       for (const pod of sortedPods(this.cluster)) {
         if (!pod.owner) continue;
-        const key = `${pod.namespace}\u0000${pod.owner.name}`;
+        const key = `${pod.namespace}\u0000${workloadOf(pod).name}`;
         const list = this.ownedPods.get(key);
         if (list) list.push(pod);
         else this.ownedPods.set(key, [pod]);
       }
     }
     const pods = this.ownedPods.get(`${namespace}\u0000${name}`) ?? [];
-    return pods.find((pod) => kind === undefined || kind === '' || pod.owner?.kind === kind) ?? pods[0];
+    return pods.find((pod) => kind === undefined || kind === '' || workloadOf(pod).kind === kind) ?? pods[0];
   }
 
   /**
@@ -325,7 +326,8 @@ export class FlowMapper {
 
 /** `namespace/owner` (the state's owner, else the flow's workload), else `namespace/<stable label value>`, else the pod. */
 function podIdentity(pod: Pod, end: FlowEndpoint): FlowIdentity {
-  if (pod.owner) return { name: `${pod.namespace}/${pod.owner.name}`, kind: 'workload' };
+  // A Deployment's pods are named for the Deployment, not for the ReplicaSet that owns them.
+  if (pod.owner) return { name: `${pod.namespace}/${workloadOf(pod).name}`, kind: 'workload' };
   const workload = end.workloads?.find((candidate) => typeof candidate?.name === 'string' && candidate.name !== '');
   if (workload?.name !== undefined) return { name: `${pod.namespace}/${workload.name}`, kind: 'workload' };
   const [first] = stableLabels(pod.labels).values();
