@@ -15,7 +15,8 @@ import type { Cidr, IpAddress } from '../policy/address.js';
 import type { Protocol } from '../policy/ports.js';
 import { aggregateAddresses } from './cidr.js';
 import { flowPort, ignoreReason, PartyResolver, type EntityName, type Party } from './endpoints.js';
-import { compareText, WorkloadIndex, type WorkloadGroup } from './labels.js';
+import { compareText } from '../manifest/syntax.js';
+import { WorkloadIndex, type WorkloadGroup } from './labels.js';
 import { renderNamespace, type RenderedNamespace } from './render.js';
 
 export type PolicyFormat = 'networkpolicy' | 'cilium';

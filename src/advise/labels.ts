@@ -2,6 +2,7 @@
  * Workloads and the labels that select them: advise writes one selector per workload, chosen from
  * labels that stay the same across replicas and rollouts, and checked to select exactly its pods.
  */
+import { compareText } from '../manifest/syntax.js';
 import { workloadOf } from '../cluster/workloads.js';
 import type { Pod } from '../cluster/model.js';
 import { isVolatileLabel, stableLabels } from '../cluster/stable-labels.js';
@@ -108,7 +109,3 @@ function sortLabels(labels: ReadonlyMap<string, string>): Map<string, string> {
   return new Map([...labels].sort(([a], [b]) => compareText(a, b)));
 }
 
-/** Byte-order comparison: the same everywhere, whatever the locale. */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -2,6 +2,7 @@
  * `diff`: the connections whose verdict changes between two policy sets (base and head) over one
  * cluster state, on observed flows and on the pod × pod × declared-port space.
  */
+import { compareText } from '../manifest/syntax.js';
 import { describeEndpoint, podEndpoint, type Endpoint } from '../cluster/endpoint.js';
 import type { Pod } from '../cluster/model.js';
 import type { ClusterState } from '../cluster/state.js';
@@ -544,10 +545,6 @@ function declaredPorts(pod: Pod): { port: number; protocol: Protocol }[] {
     out.push({ port: port.port, protocol: port.protocol });
   }
   return out;
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function compareGroups(a: { change: string; source: string; destination: string; protocol: string; port: number }, b: typeof a): number {

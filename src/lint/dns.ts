@@ -12,7 +12,8 @@ import type { Connection, Verdict } from '../policy/verdict.js';
 import type { Scenario } from '../scenario/load.js';
 import { formatSelector } from '../policy/selector.js';
 import { ruleKey, type RuleRef } from '../policy/model.js';
-import { compareText, listSome, plural, type Finding } from './findings.js';
+import { compareText } from '../manifest/syntax.js';
+import { listSome, plural, type Finding } from './findings.js';
 import { denialText, reasonText } from './verdict-text.js';
 
 export interface DnsTarget {

@@ -1,4 +1,5 @@
 /** The lint rules podgate knows, and how a finding becomes an Issue with a file position. */
+import { compareText } from '../manifest/syntax.js';
 import type { LocatedObject } from '../manifest/document.js';
 import { formatPath, parsePath, severityOf, type Issue, type Path } from '../manifest/issue.js';
 import { formatPolicyRef, policyKey, type PolicyRef, type RuleRef } from '../policy/model.js';
@@ -160,11 +161,6 @@ export function compareIssues(a: Issue, b: Issue): number {
     compareText(a.code, b.code) ||
     compareText(a.message, b.message)
   );
-}
-
-/** Byte order, the same in every locale, so lint's output does not depend on where it runs. */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** `NetworkPolicy ns/name spec.ingress[0]`, for messages. */

@@ -3,7 +3,7 @@
  * matches, found by asking an engine that holds that rule alone. Checks then ask the real engine
  * what happens to those connections with every other policy in place.
  */
-import { compareText } from './findings.js';
+import { compareText } from '../manifest/syntax.js';
 import { endpointAt, type Endpoint } from '../cluster/endpoint.js';
 import type { Pod } from '../cluster/model.js';
 import type { ClusterState } from '../cluster/state.js';

@@ -75,3 +75,8 @@ export function toDnsLabel(text: string, fallback = 'x'): string {
   if (cleaned.length <= 63) return cleaned || fallback;
   return `${cleaned.slice(0, 55).replace(/-$/, '')}-${stableHash(cleaned).toString(36).padStart(7, '0').slice(0, 7)}`;
 }
+
+/** Code-unit order, the same in every locale: sorted output is the same wherever podgate runs. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -11,6 +11,7 @@
  * dropped by policy, that no ingress-side record shows passing, and that the proposed policies
  * allow, is newly allowed. Drops for other reasons (bad checksums, unroutable addresses) prove nothing.
  */
+import { compareText } from '../manifest/syntax.js';
 import { describeEndpoint } from '../cluster/endpoint.js';
 import { explainConnection, type Explanation } from '../explain/explain.js';
 import { formatRule } from '../cli/render.js';
@@ -251,7 +252,7 @@ export class FlowVerifier {
       }
     }
     const counts: VerifyCounts = { ...this.counts, connections: this.entries.size, newlyDroppedFlows, newlyAllowedFlows };
-    const unmapped = [...this.unmappedReasons].map(([reason, flows]) => ({ reason, flows })).sort((a, b) => b.flows - a.flows || compare(a.reason, b.reason));
+    const unmapped = [...this.unmappedReasons].map(([reason, flows]) => ({ reason, flows })).sort((a, b) => b.flows - a.flows || compareText(a.reason, b.reason));
     const quarantined = this.scenario.policies.filter((policy) => policy.quarantined).map((policy) => `${policyKey(policy.ref)}: ${policy.quarantined ?? ''}`);
     return {
       groups: sortGroups([...dropped.values()].map((entries) => this.group('newly-dropped', entries))),
@@ -344,11 +345,7 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
 }
 
 function sortGroups(groups: VerifyGroup[]): VerifyGroup[] {
-  return groups.sort((a, b) => b.flows - a.flows || compare(a.source.name, b.source.name) || compare(a.destination.name, b.destination.name) || compare(a.protocol, b.protocol) || a.port - b.port);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return groups.sort((a, b) => b.flows - a.flows || compareText(a.source.name, b.source.name) || compareText(a.destination.name, b.destination.name) || compareText(a.protocol, b.protocol) || a.port - b.port);
 }
 
 function compareNs(a: bigint | undefined, b: bigint | undefined): number {

@@ -3,6 +3,7 @@
  * runs a profile's activities on a simulated clock and yields records in time order. The same
  * manifests, profile, start, duration and seed always give the same records.
  */
+import { compareText } from '../../manifest/syntax.js';
 import type { ClusterState } from '../../cluster/state.js';
 import { createCompiledEngine, type CompiledEngine } from '../../policy/compiled/engine.js';
 import { policyKey, type Policy } from '../../policy/model.js';
@@ -76,7 +77,7 @@ export function parseStart(text: string): bigint {
 export function prepareGeneration(options: { scenario: ScenarioInput; profile: string }): PreparedGeneration {
   const profile = profileNamed(options.profile);
   const cluster = profile.extend(options.scenario.cluster);
-  const policies = [...options.scenario.policies].sort((a, b) => compare(policyKey(a.ref), policyKey(b.ref)));
+  const policies = [...options.scenario.policies].sort((a, b) => compareText(policyKey(a.ref), policyKey(b.ref)));
   const engine = createCompiledEngine({ cluster, policies });
   const topology = new Topology(engine.cluster, engine);
   if (topology.pods.length === 0) throw new GenerateError('PODGATE_E_PROFILE', 'no pods with addresses to generate traffic for', 'add Pods or workloads to the manifests');
@@ -208,6 +209,3 @@ export function generateFlows(options: GenerateOptions): Generator<FlowRecord> {
   return simulate(prepared, params);
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -10,7 +10,7 @@ import { podKey, type ClusterState } from '../../cluster/state.js';
 import { parseIp } from '../../policy/address.js';
 import type { CompiledEngine } from '../../policy/compiled/engine.js';
 import { labelsKey, podIdentityLabels } from '../../policy/identity-labels.js';
-import { stableHash } from '../../manifest/syntax.js';
+import { compareText, stableHash } from '../../manifest/syntax.js';
 import type { FlowEndpoint } from '../model.js';
 
 function hex(value: number, digits: number): string {
@@ -124,7 +124,7 @@ export class Topology {
   ) {
     const declared = [...cluster.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const node of declared) this.addNode(node.name, node);
-    const pods = cluster.pods.filter((pod) => !pod.hostNetwork && pod.ip !== undefined).sort((a, b) => compare(podKey(a.namespace, a.name), podKey(b.namespace, b.name)));
+    const pods = cluster.pods.filter((pod) => !pod.hostNetwork && pod.ip !== undefined).sort((a, b) => compareText(podKey(a.namespace, a.name), podKey(b.namespace, b.name)));
     const placement = pods.map((pod) => this.place(pod, declared.length > 0));
     const identities = assignIdentities(cluster, pods);
     const usedIds = new Map<string, Set<number>>();
@@ -161,7 +161,7 @@ export class Topology {
       this.pods.push(info);
       this.podsByKey.set(key, info);
     });
-    const services = [...cluster.services].sort((a, b) => compare(podKey(a.namespace, a.name), podKey(b.namespace, b.name)));
+    const services = [...cluster.services].sort((a, b) => compareText(podKey(a.namespace, a.name), podKey(b.namespace, b.name)));
     for (const service of services) {
       const selector = service.selector;
       const backends = selector === undefined ? [] : this.pods.filter((info) => !info.batch && info.pod.namespace === service.namespace && selectsAll(selector, info.pod.labels));
@@ -280,10 +280,6 @@ function selectsAll(selector: ReadonlyMap<string, string>, labels: ReadonlyMap<s
   return true;
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /**
  * Pods with equal identity labels share one identity number, hashed into Cilium's cluster-local
  * range from the labels (probing past collisions in label order), so it is stable across runs.
@@ -304,7 +300,7 @@ function assignIdentities(cluster: ClusterState, pods: readonly Pod[]): Map<stri
   }
   const taken = new Set<number>();
   const out = new Map<string, { number: number; labels: readonly string[] }>();
-  for (const key of [...byLabels.keys()].sort(compare)) {
+  for (const key of [...byLabels.keys()].sort(compareText)) {
     const entry = byLabels.get(key)!;
     let number = IDENTITY_RANGE.first + (stableHash(key, 3) % IDENTITY_RANGE.size);
     while (taken.has(number)) number = number + 1 >= IDENTITY_RANGE.first + IDENTITY_RANGE.size ? IDENTITY_RANGE.first : number + 1;
