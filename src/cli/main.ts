@@ -8,6 +8,7 @@ import { registerDiff } from './commands/diff.js';
 import { registerDrops } from './commands/drops.js';
 import { registerExplain } from './commands/explain.js';
 import { registerFlows } from './commands/flows.js';
+import { registerIdentity } from './commands/identity.js';
 import { registerLint } from './commands/lint.js';
 import { registerMatrix } from './commands/matrix.js';
 import { registerObserve } from './commands/observe.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerDiff(program);
   registerLint(program);
+  registerIdentity(program);
   // Subcommands too: a parse error anywhere must end in main's handler, not process.exit.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();

@@ -1,0 +1,442 @@
+/**
+ * X.509 certificate parsing into a flat, already-decoded view: everything a SPIFFE validator
+ * reads per handshake is decoded once here. Structure comes from @peculiar/asn1-x509; the exact
+ * signed bytes (tbs, names, SPKI) are sliced from the input with a small DER walker so nothing is
+ * re-serialized. Any defect is `IdentityError('PODGATE_E_X509_MALFORMED', 'x509: malformed
+ * certificate: ...')`, an unusable public key `PODGATE_E_X509_UNSUPPORTED_KEY`; never a raw exception.
+ */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  Certificate as AsnCertificate,
+  ExtendedKeyUsage,
+  GeneralName,
+  Name,
+  NameConstraints as AsnNameConstraints,
+  SubjectAlternativeName,
+  SubjectKeyIdentifier,
+} from '@peculiar/asn1-x509';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { IdentityError } from '../errors.js';
+import { decodePem } from './pem.js';
+
+export const X509_MALFORMED = 'PODGATE_E_X509_MALFORMED';
+export const X509_UNSUPPORTED_KEY = 'PODGATE_E_X509_UNSUPPORTED_KEY';
+
+/** RFC 5280 KeyUsage bits as flags: bit n of the BIT STRING is `1 << n` (same values as Go's x509.KeyUsage). */
+export const KeyUsage = {
+  digitalSignature: 1 << 0,
+  contentCommitment: 1 << 1,
+  keyEncipherment: 1 << 2,
+  dataEncipherment: 1 << 3,
+  keyAgreement: 1 << 4,
+  keyCertSign: 1 << 5,
+  cRLSign: 1 << 6,
+  encipherOnly: 1 << 7,
+  decipherOnly: 1 << 8,
+} as const;
+
+export const ExtKeyUsageOid = {
+  any: '2.5.29.37.0',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+} as const;
+
+/** URI and DNS subtrees of a name constraints extension; `otherForms` lists any other GeneralName kinds present. */
+export interface NameConstraints {
+  permittedUris: string[];
+  excludedUris: string[];
+  permittedDns: string[];
+  excludedDns: string[];
+  otherForms: string[];
+}
+
+export interface Certificate {
+  der: Buffer;
+  /** The signed TBSCertificate bytes, exactly as received. */
+  tbs: Buffer;
+  /** Outer signature algorithm OID (checked equal to the TBS one at parse time). */
+  signatureAlgorithm: string;
+  signature: Buffer;
+  version: number;
+  serial: bigint;
+  /** Lower-case hex of the serial's magnitude, even length (`-` prefix if negative). */
+  serialHex: string;
+  subject: string;
+  issuer: string;
+  /** DER of the subject and issuer Names, for byte-exact issuer matching. */
+  subjectDer: Buffer;
+  issuerDer: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  isCA: boolean;
+  hasBasicConstraints: boolean;
+  /** undefined when the basic constraints carry no path length. */
+  pathLenConstraint: number | undefined;
+  /** `KeyUsage` flags; undefined when the extension is absent. */
+  keyUsage: number | undefined;
+  keyUsageCritical: boolean;
+  extKeyUsage: string[] | undefined;
+  uris: string[];
+  dnsNames: string[];
+  sanCritical: boolean;
+  subjectKeyId?: string;
+  authorityKeyId?: string;
+  publicKey: KeyObject;
+  spki: Buffer;
+  hasNameConstraints: boolean;
+  nameConstraints: NameConstraints | undefined;
+  /** Critical extensions this parser does not understand; a verifier must refuse the certificate. */
+  unhandledCriticalExtensions: string[];
+}
+
+const OID = {
+  subjectKeyId: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  nameConstraints: '2.5.29.30',
+  certificatePolicies: '2.5.29.32',
+  policyConstraints: '2.5.29.36',
+  authorityKeyId: '2.5.29.35',
+  extKeyUsage: '2.5.29.37',
+  inhibitAnyPolicy: '2.5.29.54',
+} as const;
+
+// Critical extensions a verifier may accept even though only some are interpreted (as Go's x509).
+const HANDLED_CRITICAL = new Set<string>(Object.values(OID));
+
+const DN_NAMES: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.9': 'STREET',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.5': 'serialNumber',
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+};
+
+function malformed(detail: string, cause?: unknown): never {
+  throw new IdentityError(X509_MALFORMED, `x509: malformed certificate: ${detail}`, 'check that the file holds an intact DER/PEM certificate', cause === undefined ? undefined : { cause });
+}
+
+interface Tlv {
+  tag: number;
+  start: number;
+  contentStart: number;
+  end: number;
+}
+
+// Reads one DER TLV at `offset` that must end by `limit`; single-byte tags and definite lengths only.
+function readTlv(buf: Uint8Array, offset: number, limit: number): Tlv {
+  if (offset + 2 > limit) malformed('truncated element');
+  const tag = buf[offset]!;
+  if ((tag & 0x1f) === 0x1f) malformed('multi-byte tag');
+  let length = buf[offset + 1]!;
+  let contentStart = offset + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    if (count === 0 || count > 4) malformed('unsupported length encoding');
+    if (contentStart + count > limit) malformed('truncated length');
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + buf[contentStart + i]!;
+    if (length < 0x80 || (count > 1 && buf[contentStart] === 0)) malformed('non-minimal length');
+    contentStart += count;
+  }
+  const end = contentStart + length;
+  if (end > limit) malformed('truncated element');
+  return { tag, start: offset, contentStart, end };
+}
+
+function sliced(buf: Buffer, tlv: Tlv): Buffer {
+  return buf.subarray(tlv.start, tlv.end);
+}
+
+interface RawParts {
+  tbs: Buffer;
+  serial: Buffer;
+  issuer: Buffer;
+  subject: Buffer;
+  spki: Buffer;
+}
+
+// Walks Certificate → TBSCertificate to slice the byte ranges that are signed or compared.
+function sliceParts(der: Buffer): RawParts {
+  const outer = readTlv(der, 0, der.length);
+  if (outer.tag !== 0x30) malformed('not a SEQUENCE');
+  if (outer.end !== der.length) malformed('trailing data');
+  const tbs = readTlv(der, outer.contentStart, outer.end);
+  if (tbs.tag !== 0x30) malformed('TBSCertificate is not a SEQUENCE');
+  let at = tbs.contentStart;
+  let field = readTlv(der, at, tbs.end);
+  if (field.tag === 0xa0) {
+    at = field.end;
+    field = readTlv(der, at, tbs.end);
+  }
+  if (field.tag !== 0x02) malformed('serial number is not an INTEGER');
+  const serial = der.subarray(field.contentStart, field.end);
+  const next = (expectTag: number, what: string): Tlv => {
+    const t = readTlv(der, field.end, tbs.end);
+    if (t.tag !== expectTag) malformed(`${what} has tag 0x${t.tag.toString(16)}`);
+    field = t;
+    return t;
+  };
+  next(0x30, 'signature algorithm');
+  const issuer = next(0x30, 'issuer');
+  next(0x30, 'validity');
+  const subject = next(0x30, 'subject');
+  const spki = next(0x30, 'subjectPublicKeyInfo');
+  return { tbs: sliced(der, tbs), serial, issuer: sliced(der, issuer), subject: sliced(der, subject), spki: sliced(der, spki) };
+}
+
+function serialOf(bytes: Buffer): { serial: bigint; serialHex: string } {
+  if (bytes.length === 0) malformed('empty serial number');
+  const negative = (bytes[0]! & 0x80) !== 0;
+  let value = BigInt('0x' + bytes.toString('hex'));
+  if (negative) value -= 1n << BigInt(bytes.length * 8);
+  let hex = (value < 0n ? -value : value).toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  return { serial: value, serialHex: (value < 0n ? '-' : '') + hex };
+}
+
+/** `C=US, O=SPIFFE` in certificate order (OpenSSL's one-line order), multi-valued RDNs joined by `+`. */
+export function formatName(name: Name): string {
+  return name
+    .map((rdn) => rdn.map((atv) => `${DN_NAMES[atv.type] ?? atv.type}=${atv.value.toString()}`).join('+'))
+    .join(', ');
+}
+
+function keyUsageFlags(bits: Uint8Array): number {
+  let flags = 0;
+  for (let bit = 0; bit < 9; bit++) {
+    const byte = bits[bit >> 3];
+    if (byte !== undefined && byte & (0x80 >> (bit & 7))) flags |= 1 << bit;
+  }
+  return flags;
+}
+
+function generalNameKind(name: GeneralName): string {
+  for (const key of ['otherName', 'rfc822Name', 'dNSName', 'x400Address', 'directoryName', 'ediPartyName', 'uniformResourceIdentifier', 'iPAddress', 'registeredID'] as const) {
+    if (name[key] !== undefined) return key;
+  }
+  return 'unknown';
+}
+
+function nameConstraintsOf(nc: AsnNameConstraints): NameConstraints {
+  const out: NameConstraints = { permittedUris: [], excludedUris: [], permittedDns: [], excludedDns: [], otherForms: [] };
+  const collect = (subtrees: AsnNameConstraints['permittedSubtrees'], uris: string[], dns: string[]): void => {
+    for (const subtree of subtrees ?? []) {
+      const base = subtree.base;
+      if (base.uniformResourceIdentifier !== undefined) uris.push(base.uniformResourceIdentifier);
+      else if (base.dNSName !== undefined) dns.push(base.dNSName);
+      else out.otherForms.push(generalNameKind(base));
+    }
+  };
+  collect(nc.permittedSubtrees, out.permittedUris, out.permittedDns);
+  collect(nc.excludedSubtrees, out.excludedUris, out.excludedDns);
+  return out;
+}
+
+const hex = (data: ArrayBuffer | ArrayBufferView): string =>
+  (ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data)).toString('hex');
+
+/** Parses one DER certificate. Throws `PODGATE_E_X509_MALFORMED` / `PODGATE_E_X509_UNSUPPORTED_KEY`. */
+export function parseCertificate(input: Uint8Array): Certificate {
+  const der = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const parts = sliceParts(der);
+  let asn: AsnCertificate;
+  try {
+    asn = AsnConvert.parse(der, AsnCertificate);
+  } catch (e) {
+    malformed(e instanceof Error ? e.message : 'undecodable', e);
+  }
+  const tbs = asn.tbsCertificate;
+  if (tbs.signature.algorithm !== asn.signatureAlgorithm.algorithm) malformed('inner and outer signature algorithms differ');
+  const version = tbs.version + 1;
+  if (version < 1 || version > 3) malformed(`unsupported version ${version}`);
+  const { serial, serialHex } = serialOf(parts.serial);
+
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: parts.spki, format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new IdentityError(X509_UNSUPPORTED_KEY, `x509: unsupported or invalid public key (${tbs.subjectPublicKeyInfo.algorithm.algorithm})`, 'use an ECDSA, RSA or Ed25519 key', { cause: e });
+  }
+
+  const cert: Certificate = {
+    der,
+    tbs: parts.tbs,
+    signatureAlgorithm: asn.signatureAlgorithm.algorithm,
+    signature: Buffer.from(asn.signatureValue),
+    version,
+    serial,
+    serialHex,
+    subject: formatName(tbs.subject),
+    issuer: formatName(tbs.issuer),
+    subjectDer: parts.subject,
+    issuerDer: parts.issuer,
+    notBefore: tbs.validity.notBefore.getTime(),
+    notAfter: tbs.validity.notAfter.getTime(),
+    isCA: false,
+    hasBasicConstraints: false,
+    pathLenConstraint: undefined,
+    keyUsage: undefined,
+    keyUsageCritical: false,
+    extKeyUsage: undefined,
+    uris: [],
+    dnsNames: [],
+    sanCritical: false,
+    publicKey,
+    spki: parts.spki,
+    hasNameConstraints: false,
+    nameConstraints: undefined,
+    unhandledCriticalExtensions: [],
+  };
+  if (Number.isNaN(cert.notBefore.getTime()) || Number.isNaN(cert.notAfter.getTime())) malformed('invalid validity time');
+
+  const seen = new Set<string>();
+  for (const ext of tbs.extensions ?? []) {
+    if (seen.has(ext.extnID)) malformed(`duplicate extension ${ext.extnID}`);
+    seen.add(ext.extnID);
+    const value = ext.extnValue.buffer;
+    try {
+      switch (ext.extnID) {
+        case OID.basicConstraints: {
+          const bc = AsnConvert.parse(value, BasicConstraints);
+          cert.hasBasicConstraints = true;
+          cert.isCA = bc.cA;
+          cert.pathLenConstraint = bc.pathLenConstraint;
+          break;
+        }
+        case OID.keyUsage: {
+          const bits = readTlv(new Uint8Array(value), 0, value.byteLength);
+          if (bits.tag !== 0x03 || bits.end - bits.contentStart < 1) malformed('key usage is not a BIT STRING');
+          cert.keyUsage = keyUsageFlags(new Uint8Array(value, bits.contentStart + 1, bits.end - bits.contentStart - 1));
+          cert.keyUsageCritical = ext.critical;
+          break;
+        }
+        case OID.extKeyUsage:
+          cert.extKeyUsage = [...AsnConvert.parse(value, ExtendedKeyUsage)];
+          break;
+        case OID.subjectAltName: {
+          for (const name of AsnConvert.parse(value, SubjectAlternativeName)) {
+            if (name.uniformResourceIdentifier !== undefined) cert.uris.push(name.uniformResourceIdentifier);
+            else if (name.dNSName !== undefined) cert.dnsNames.push(name.dNSName);
+          }
+          cert.sanCritical = ext.critical;
+          break;
+        }
+        case OID.subjectKeyId:
+          cert.subjectKeyId = hex(AsnConvert.parse(value, SubjectKeyIdentifier).buffer);
+          break;
+        case OID.authorityKeyId: {
+          const aki = AsnConvert.parse(value, AuthorityKeyIdentifier);
+          if (aki.keyIdentifier) cert.authorityKeyId = hex(aki.keyIdentifier.buffer);
+          break;
+        }
+        case OID.nameConstraints:
+          cert.hasNameConstraints = true;
+          cert.nameConstraints = nameConstraintsOf(AsnConvert.parse(value, AsnNameConstraints));
+          break;
+        default:
+          if (ext.critical && !HANDLED_CRITICAL.has(ext.extnID)) cert.unhandledCriticalExtensions.push(ext.extnID);
+      }
+    } catch (e) {
+      if (e instanceof IdentityError) throw e;
+      malformed(`extension ${ext.extnID}: ${e instanceof Error ? e.message : 'undecodable'}`, e);
+    }
+  }
+  return Object.freeze(cert);
+}
+
+/**
+ * Parsed certificates by DER, least recently used dropped first. Peers present the same SVID on
+ * every handshake for its whole lifetime, so a cache turns a ~0.6 ms parse into a map lookup and
+ * lets the verifier's signature cache (keyed by these objects) hit as well.
+ */
+export class CertificateCache {
+  private readonly entries = new Map<string, Certificate>();
+
+  constructor(private readonly maxEntries = 1024) {}
+
+  /** Same result (or error) as `parseCertificate`; errors are not cached. */
+  parse(der: Uint8Array): Certificate {
+    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const cert = parseCertificate(der);
+    this.entries.set(key, cert);
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    return cert;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/**
+ * Every CERTIFICATE in PEM text (other block types skipped), or the certificates of a DER
+ * buffer (one or more concatenated). Throws `PODGATE_E_X509_MALFORMED` on the first bad one.
+ */
+export function parseCertificates(input: string | Uint8Array): Certificate[] {
+  if (typeof input !== 'string' && input.length > 0 && input[0] === 0x30) {
+    const der = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    const certs: Certificate[] = [];
+    for (let at = 0; at < der.length; ) {
+      const tlv = readTlv(der, at, der.length);
+      certs.push(parseCertificate(der.subarray(at, tlv.end)));
+      at = tlv.end;
+    }
+    return certs;
+  }
+  return decodePem(input)
+    .filter((block) => block.type === 'CERTIFICATE')
+    .map((block) => parseCertificate(block.der));
+}
+
+// crypto.verify digest per signature OID; null for Ed25519 (no separate digest). SHA-1/MD5 refused as in Go.
+const SIGNATURE_DIGESTS: Record<string, string | null> = {
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.3.101.112': null,
+};
+
+const KEY_TYPE_FOR: Record<string, string> = {
+  '1.2.840.10045.4.3.2': 'ec',
+  '1.2.840.10045.4.3.3': 'ec',
+  '1.2.840.10045.4.3.4': 'ec',
+  '1.2.840.113549.1.1.11': 'rsa',
+  '1.2.840.113549.1.1.12': 'rsa',
+  '1.2.840.113549.1.1.13': 'rsa',
+  '1.3.101.112': 'ed25519',
+};
+
+/** Whether `parseCertificate` output with this signature algorithm can be checked by `signedBy`. */
+export function isSupportedSignatureAlgorithm(oid: string): boolean {
+  return oid in SIGNATURE_DIGESTS;
+}
+
+/** True when `issuer`'s public key verifies the signature over `cert`'s TBS bytes. Never throws. */
+export function signedBy(cert: Certificate, issuer: Certificate): boolean {
+  const digest = SIGNATURE_DIGESTS[cert.signatureAlgorithm];
+  if (digest === undefined || issuer.publicKey.asymmetricKeyType !== KEY_TYPE_FOR[cert.signatureAlgorithm]) return false;
+  try {
+    return verify(digest, cert.tbs, issuer.publicKey, cert.signature);
+  } catch {
+    return false;
+  }
+}
