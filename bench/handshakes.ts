@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
@@ -25,10 +25,9 @@ const SECONDS = 4;
 const IN_FLIGHT = 8;
 const PEER = fileURLToPath(new URL('./tls-peer.js', import.meta.url));
 
-async function startPeer(dir: string, name: string, config: PeerConfig): Promise<{ port: number; child: ChildProcess }> {
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [PEER, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startPeer(config: PeerConfig): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin!.end(JSON.stringify(config));
   const port = await new Promise<number>((resolve, reject) => {
     let text = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -103,9 +102,9 @@ export async function runHandshakeBenchmark(): Promise<Figure[]> {
     if (made.status !== 0) throw new Error(`openssl req failed: ${made.stderr.toString()}`);
     const plainCert = readFileSync(join(dir, 'plain.pem'), 'utf8');
 
-    const spiffe = await startPeer(dir, 'spiffe', { mode: 'spiffe', ...serverSvid, bundlePem, trustDomain: trustDomain.name, clientId: clientId.toString() });
+    const spiffe = await startPeer({ mode: 'spiffe', ...serverSvid, bundlePem, trustDomain: trustDomain.name, clientId: clientId.toString() });
     children.push(spiffe.child);
-    const plain = await startPeer(dir, 'plain', { mode: 'plain', certPem: plainCert, keyPem: readFileSync(join(dir, 'plain.key'), 'utf8') });
+    const plain = await startPeer({ mode: 'plain', certPem: plainCert, keyPem: readFileSync(join(dir, 'plain.key'), 'utf8') });
     children.push(plain.child);
 
     const source = new StaticX509Source(parseX509Svid(clientSvid.certPem, clientSvid.keyPem));

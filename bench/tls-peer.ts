@@ -2,7 +2,8 @@
  * The server side of the handshake benchmark, in its own process: a TLS server that answers "ok"
  * once a client is admitted. `spiffe` mode presents an SVID, requires the client's and runs the
  * SPIFFE checks before answering; `plain` mode presents a self-signed certificate only.
- * Usage: node tls-peer.js CONFIG.json; prints "listening PORT" when ready.
+ * Usage: node tls-peer.js < CONFIG (JSON on stdin, so no key is written to a file); prints
+ * "listening PORT" when ready.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type TLSSocket } from 'node:tls';
@@ -23,7 +24,7 @@ export interface PeerConfig {
   readonly clientId?: string;
 }
 
-const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as PeerConfig;
+const config = JSON.parse(readFileSync(0, 'utf8')) as PeerConfig;
 const answer = (socket: TLSSocket): void => {
   socket.on('error', () => socket.destroy());
   socket.end('ok');

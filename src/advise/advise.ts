@@ -14,7 +14,7 @@ import { formatTimestampNs, parseTimestampNs } from '../flow/model.js';
 import type { Cidr, IpAddress } from '../policy/address.js';
 import type { Protocol } from '../policy/ports.js';
 import { aggregateAddresses } from './cidr.js';
-import { flowPort, ignoreReason, PartyResolver, type EntityName, type Party } from './endpoints.js';
+import { flowPort, ignoreReason, PartyResolver, type EntityName, type Party, type PartyDescription } from './endpoints.js';
 import { compareText } from '../manifest/syntax.js';
 import { WorkloadIndex, type WorkloadGroup } from './labels.js';
 import { renderNamespace, type RenderedNamespace } from './render.js';
@@ -129,6 +129,29 @@ interface Entry extends Evidence {
   names: Set<string> | undefined;
 }
 
+/**
+ * What an Advisor has aggregated, as plain data another thread can send: every part of it merges by
+ * sums, minimums, maximums and unions, so advising byte ranges of one file in parallel and merging
+ * gives the same advice as one pass (`finish()` sorts everything it prints).
+ */
+export interface AdvisorSnapshot {
+  readonly read: number;
+  readonly used: number;
+  readonly ignored: readonly (readonly [reason: string, count: number])[];
+  readonly entries: readonly {
+    readonly src: PartyDescription;
+    readonly dst: PartyDescription;
+    readonly protocol: Protocol;
+    readonly port: number;
+    readonly count: number;
+    readonly firstNs: bigint | undefined;
+    readonly lastNs: bigint | undefined;
+    readonly names: readonly string[] | undefined;
+  }[];
+  /** Client workload key → address → names. */
+  readonly dnsAnswers: readonly (readonly [client: string, answers: readonly (readonly [ip: string, names: readonly string[]])[]])[];
+}
+
 export const DEFAULT_EXCLUDED_NAMESPACES: readonly string[] = ['kube-system'];
 
 /** Streams flows (or TSV rows) into aggregates; `finish()` gives the advice. */
@@ -224,6 +247,45 @@ export class Advisor {
     const declared = dstPod.containerPorts.length > 0 ? dstPod.containerPorts : [{ port: 0, protocol: 'TCP' as Protocol }];
     for (const containerPort of declared) this.entry(src, dst, containerPort.protocol, containerPort.port).tsvRows++;
     this.used++;
+  }
+
+  /** The JSON-flow aggregates (TSV rows are read in one pass and not snapshotted). */
+  snapshot(): AdvisorSnapshot {
+    return {
+      read: this.read,
+      used: this.used,
+      ignored: [...this.ignored],
+      entries: [...this.entries.values()].map((entry) => ({
+        src: this.resolver.describe(entry.src),
+        dst: this.resolver.describe(entry.dst),
+        protocol: entry.protocol,
+        port: entry.port,
+        count: entry.count,
+        firstNs: entry.firstNs,
+        lastNs: entry.lastNs,
+        names: entry.names === undefined ? undefined : [...entry.names],
+      })),
+      dnsAnswers: [...this.dnsAnswers].map(([client, answers]) => [client, [...answers].map(([ip, names]) => [ip, [...names]] as const)] as const),
+    };
+  }
+
+  /** Adds another Advisor's aggregates (built from the same manifests and options). */
+  merge(snapshot: AdvisorSnapshot): void {
+    this.read += snapshot.read;
+    this.used += snapshot.used;
+    for (const [reason, count] of snapshot.ignored) this.ignored.set(reason, (this.ignored.get(reason) ?? 0) + count);
+    for (const from of snapshot.entries) {
+      const entry = this.entry(this.resolver.fromDescription(from.src), this.resolver.fromDescription(from.dst), from.protocol, from.port);
+      addEvidence(entry, { count: from.count, firstNs: from.firstNs, lastNs: from.lastNs, tsvRows: 0 });
+      for (const name of from.names ?? []) (entry.names ??= new Set()).add(name);
+    }
+    for (const [client, answers] of snapshot.dnsAnswers) {
+      const known = getOrSet(this.dnsAnswers, client, () => new Map<string, Set<string>>());
+      for (const [ip, names] of answers) {
+        const set = getOrSet(known, ip, () => new Set<string>());
+        for (const name of names) set.add(name);
+      }
+    }
   }
 
   finish(): Advice {

@@ -19,6 +19,9 @@ export type Party =
   | { readonly kind: 'workload'; readonly key: string; readonly group: WorkloadGroup }
   | { readonly kind: 'entity'; readonly key: string; readonly entity: EntityName; readonly ip?: IpAddress };
 
+/** A party as plain, clonable data. */
+export type PartyDescription = { readonly kind: 'workload'; readonly namespace: string; readonly name: string } | { readonly kind: 'entity'; readonly entity: EntityName; readonly ip?: string };
+
 /** A party, or why the side cannot be advised. */
 export type Resolved = Party | { readonly skip: string };
 
@@ -100,6 +103,22 @@ export class PartyResolver {
       return { kind: 'entity', key: `world\u0000${ip.text}`, entity: 'world', ip };
     }
     return { skip: 'endpoint without pod, labels or address' };
+  }
+
+  /** A party as plain data, for another thread's resolver (see `fromDescription`). */
+  describe(party: Party): PartyDescription {
+    return party.kind === 'workload' ? { kind: 'workload', namespace: party.group.namespace, name: party.group.name } : { kind: 'entity', entity: party.entity, ...(party.ip ? { ip: party.ip.text } : {}) };
+  }
+
+  /** The party `describe` gave, in this resolver's cluster (built from the same manifests). */
+  fromDescription(description: PartyDescription): Party {
+    if (description.kind === 'entity') {
+      const ip = description.ip === undefined ? undefined : parseIp(description.ip);
+      return { kind: 'entity', key: `${description.entity}\u0000${ip?.text ?? ''}`, entity: description.entity, ...(ip ? { ip } : {}) };
+    }
+    const group = this.workloads.named(description.namespace, description.name);
+    if (!group) throw new Error(`workload ${description.namespace}/${description.name} is not in this cluster`);
+    return { kind: 'workload', key: `${group.namespace}/${group.name}`, group };
   }
 
   private nodeParty(ip: IpAddress | undefined, entity: 'host' | 'remote-node'): Party {

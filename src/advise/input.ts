@@ -91,10 +91,10 @@ export async function feedStream(options: { input: Readable | AsyncIterable<Buff
  * bad lines reported by number as readFlowRecords reports them, lines over the limit discarded as
  * they stream in. Replies (about 40% of a capture) are recognised without parsing: see isPlainReply.
  */
-export async function feedJsonLines(options: { input: AsyncIterable<Buffer | string>; advisor: Advisor; report: SkipReport; source: string; maxLineBytes?: number }): Promise<void> {
+export async function feedJsonLines(options: { input: AsyncIterable<Buffer | string>; advisor: Advisor; report: SkipReport; source: string; maxLineBytes?: number; firstLine?: number }): Promise<number> {
   const { advisor, report, source } = options;
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  let line = 0;
+  let line = (options.firstLine ?? 1) - 1;
   let carry: Buffer[] = [];
   let carryBytes = 0;
   let overflow = false;
@@ -155,6 +155,7 @@ export async function feedJsonLines(options: { input: AsyncIterable<Buffer | str
   }
   if (overflow) tooLong(carryBytes);
   else if (carryBytes > 0) handle(Buffer.concat(carry).toString('utf8'));
+  return line - ((options.firstLine ?? 1) - 1);
 }
 
 const NEWLINE = 0x0a;

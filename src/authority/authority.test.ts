@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { after, describe, it } from 'node:test';
 import { SpiffeBundle } from '../identity/bundle/spiffe-bundle.js';
 import { IdentityError } from '../identity/errors.js';
-import { agentId, SpiffeId, TrustDomain, workloadId } from '../identity/spiffe-id.js';
+import { agentId, authorityServerId, SpiffeId, TrustDomain, workloadId } from '../identity/spiffe-id.js';
 import { verifyX509Svid } from '../identity/svid/verify.js';
 import { makeChain } from '../identity/testing.js';
 import { parseCertificate, parseCertificates } from '../identity/x509/certificate.js';
@@ -219,7 +220,8 @@ describe('Authority: state survives restart', () => {
       const second = reopened.issue({ id, csrDer: csrFor(id) });
       assert.equal(second.serial, first.serial + (counter - (first.serial & ((1n << 64n) - 1n))) + 1n);
       assert.equal(reopened.serialCounter(), counter + 1n);
-      // The prepared CA was loaded too: activation works after the restart.
+      // The prepared CA was loaded too: activation works after the restart, once agents had time to fetch it.
+      clock.advance(HOUR);
       assert.equal(reopened.activatePrepared().state, 'active');
     } finally {
       reopened.close();
@@ -245,17 +247,19 @@ describe('Authority: CA rotation without an outage (injected clock)', () => {
       assert.ok(authority.bundleSequence() > seq0);
       assert.ok(authority.activeCa() === oldCa, 'the old CA still signs');
       assert.equal(code(() => authority.prepareRotation()), 'PODGATE_E_CA_ROTATION');
+      clock.advance(HOUR - 5 * 60_000);
       const stillOld = authority.issue({ id, csrDer: csrFor(id) });
       assert.equal(stillOld.caId, before.caId);
 
-      clock.advance(10 * 60_000);
+      // Activation waits one SVID lifetime after the new root entered the bundle.
+      clock.advance(5 * 60_000);
       authority.activatePrepared();
       const after = authority.issue({ id, csrDer: csrFor(id) });
       assert.notEqual(after.caId, before.caId);
       assert.equal(authority.cas().find((c) => c.id === before.caId)!.state, 'retired');
       // Both generations verify against the one published bundle: no outage.
       const now = clock.now();
-      assert.equal(verify(authority, before, now).id.toString(), id.toString());
+      assert.equal(verify(authority, stillOld, now).id.toString(), id.toString());
       assert.equal(verify(authority, after, now).id.toString(), id.toString());
       assert.equal(code(() => authority.activatePrepared()), 'PODGATE_E_CA_ROTATION');
 
@@ -283,6 +287,7 @@ describe('Authority: CA rotation without an outage (injected clock)', () => {
     try {
       const first = authority.cas()[0]!.id;
       authority.prepareRotation();
+      clock.advance(HOUR);
       authority.activatePrepared();
       assert.deepEqual(authority.pruneRetired(), [first]);
     } finally {
@@ -352,21 +357,28 @@ describe('Authority: join-token attestation', () => {
     assert.equal(code(() => authority.attestAgent({ token, csrDer: csrFor(agent) })), 'PODGATE_E_ATTESTATION');
   });
 
-  it('refuses unknown, malformed and expired tokens, and records each refusal', () => {
-    const refusalsBefore = authority.refusals().length;
+  it('refuses unknown, malformed, expired and used tokens; stores only refusals of real tokens', () => {
     const expiring = authority.createJoinToken('node-b', 60_000).token;
-    const cases: { name: string; token: string; advance?: number }[] = [
-      { name: 'unknown', token: 'A'.repeat(43) },
-      { name: 'malformed', token: 'short' },
-      { name: 'expired', token: expiring, advance: 60_000 },
+    const used = authority.createJoinToken('node-u', HOUR).token;
+    authority.attestAgent({ token: used, csrDer: csrFor(agentId(td, 'node-u')) });
+    // Junk costs the caller nothing, so it must not cost a database row: events only.
+    const cases: { name: string; token: string; advance?: number; detail: string; stored: boolean }[] = [
+      { name: 'unknown', token: 'A'.repeat(43), detail: 'unknown join token', stored: false },
+      { name: 'malformed', token: 'short', detail: 'unknown join token', stored: false },
+      { name: 'used', token: used, detail: 'join token already used', stored: true },
+      { name: 'expired', token: expiring, advance: 60_000, detail: 'join token expired', stored: true },
     ];
     for (const c of cases) {
       if (c.advance !== undefined) clock.advance(c.advance);
+      const rowsBefore = authority.refusals().length;
+      const eventsBefore = events.length;
       assert.equal(code(() => authority.attestAgent({ token: c.token, csrDer: csrFor(agentId(td, 'node-b')) })), 'PODGATE_E_ATTESTATION', c.name);
+      assert.equal(authority.refusals().length, rowsBefore + (c.stored ? 1 : 0), c.name);
+      if (c.stored) assert.equal(authority.refusals()[0]!.detail, c.detail, c.name);
+      const emitted = events.slice(eventsBefore);
+      assert.deepEqual(emitted.map((e) => e.type), ['attestation-refused'], c.name);
+      assert.equal(emitted[0]!.type === 'attestation-refused' && emitted[0]!.detail, c.detail, c.name);
     }
-    assert.equal(authority.refusals().length, refusalsBefore + cases.length);
-    assert.deepEqual(authority.refusals({ limit: 3 }).map((r) => r.detail).reverse(), ['unknown join token', 'unknown join token', 'join token expired']);
-    assert.ok(events.some((e) => e.type === 'attestation-refused'));
   });
 
   it('does not consume the token when the CSR is bad or asks for another ID', () => {
@@ -494,3 +506,213 @@ describe('Authority: observers and the server SVID', () => {
   });
 });
 
+
+describe('Authority: another process shares the state directory', () => {
+  it('sees deny, prepare, activate and prune made by a second instance, and reports bundle changes', () => {
+    const clock = new ManualClock(T0);
+    const { dir, authority: serving } = newAuthority(clock);
+    const cli = Authority.open(dir, { clock });
+    let bundleChanges = 0;
+    const stop = serving.onBundleChange(() => bundleChanges++);
+    try {
+      const id = workloadId(td, 'shop', 'cart');
+      const svid = serving.issue({ id, csrDer: csrFor(id) });
+      const firstCa = svid.caId;
+
+      cli.deny(svid.serial, 'key leaked');
+      assert.equal(serving.isDenied(svid.serial), true, 'podgate identity deny reaches the server');
+
+      cli.prepareRotation();
+      assert.equal(serving.bundle().authorities.length, 2, 'the prepared root is published by the server');
+      assert.equal(bundleChanges, 1);
+      assert.equal(code(() => serving.prepareRotation()), 'PODGATE_E_CA_ROTATION');
+
+      clock.advance(HOUR);
+      cli.activatePrepared();
+      const next = serving.issue({ id, csrDer: csrFor(id) });
+      assert.notEqual(next.caId, firstCa, 'the server signs with the CA the other process activated');
+      assert.ok(serving.activeCa().certificate.der.equals(cli.activeCa().certificate.der));
+      assert.equal(bundleChanges, 1, 'activation does not change the bundle');
+
+      clock.set(svid.notAfter.getTime() + 1);
+      assert.deepEqual(cli.pruneRetired(), [firstCa]);
+      assert.equal(serving.bundle().authorities.length, 1, 'the pruned root leaves the server bundle');
+      assert.equal(bundleChanges, 2);
+      assert.equal(serving.isDenied(svid.serial), false);
+    } finally {
+      stop();
+      cli.close();
+      serving.close();
+    }
+  });
+
+  it('changes nothing in memory when the state did not change', () => {
+    const clock = new ManualClock(T0);
+    const { authority } = newAuthority(clock);
+    try {
+      const before = authority.activeCa();
+      const bundle = authority.bundle().authorities[0]!;
+      authority.sync();
+      assert.equal(authority.activeCa(), before, 'the same loaded CA object');
+      assert.equal(authority.bundle().authorities[0], bundle, 'the same parsed root');
+    } finally {
+      authority.close();
+    }
+  });
+});
+
+describe('Authority: activation waits until agents can have the new root', () => {
+  it('refuses activation before one SVID lifetime in the bundle, names the time and --force, and allows force', () => {
+    const clock = new ManualClock(T0);
+    const { authority } = newAuthority(clock);
+    try {
+      const prepared = authority.prepareRotation();
+      assert.deepEqual(prepared.activatableAt, new Date(T0 + HOUR));
+      clock.advance(HOUR - 1);
+      let refused: unknown;
+      try {
+        authority.activatePrepared();
+      } catch (e) {
+        refused = e;
+      }
+      assert.ok(refused instanceof IdentityError);
+      assert.equal(refused.code, 'PODGATE_E_CA_ROTATION');
+      assert.match(refused.hint ?? '', new RegExp(new Date(T0 + HOUR).toISOString().replace(/\./g, '\\.')));
+      assert.match(refused.hint ?? '', /--force/);
+      assert.equal(authority.cas().find((c) => c.id === prepared.id)!.state, 'prepared');
+
+      assert.equal(authority.activatePrepared({ force: true }).state, 'active');
+    } finally {
+      authority.close();
+    }
+  });
+
+  it('activates without force once the prepared root has been in the bundle for the SVID TTL', () => {
+    const clock = new ManualClock(T0);
+    const dir = stateDir();
+    const authority = Authority.init(dir, { trustDomain: td, clock, svidTtlMs: 10 * 60_000 });
+    try {
+      authority.prepareRotation();
+      clock.advance(10 * 60_000);
+      assert.equal(authority.activatePrepared().state, 'active');
+    } finally {
+      authority.close();
+    }
+  });
+});
+
+describe('Authority: operator-supplied CAs are not auto-rotated', () => {
+  it('maintain() emits ca-rotation-needed at half-life and five sixths, once each, and never creates a podgate root', () => {
+    const clock = new ManualClock(T0);
+    const events: AuthorityEvent[] = [];
+    const operator = (now: number) => {
+      const chain = makeChain({ trustDomain: 'cluster.local', now: new Date(now) });
+      return { certificatesPem: chain.intermediate.pem, bundlePem: chain.root.pem, keyPem: chain.intermediate.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    };
+    const dir = stateDir();
+    const authority = Authority.init(dir, { trustDomain: td, clock, ca: operator(T0), onEvent: (e) => events.push(e) });
+    const needed = () => events.filter((e) => e.type === 'ca-rotation-needed').map((e) => (e.type === 'ca-rotation-needed' ? e.step : ''));
+    try {
+      assert.equal(authority.cas()[0]!.origin, 'operator');
+      const ca = authority.activeCa();
+      const start = ca.notBefore.getTime();
+      const life = ca.notAfter.getTime() - start;
+      const bundle = authority.bundlePem();
+
+      clock.set(start + life / 2);
+      assert.deepEqual(authority.maintain(), { pruned: [] });
+      assert.deepEqual(authority.maintain(), { pruned: [] });
+      assert.deepEqual(needed(), ['prepare'], 'once per CA and step');
+      assert.equal(authority.cas().length, 1, 'no podgate root was prepared');
+      assert.equal(authority.bundlePem(), bundle);
+
+      // The operator stages the successor; podgate still does not switch by itself.
+      authority.prepareRotation({ ca: operator(clock.now()) });
+      clock.set(start + (life * 5) / 6);
+      assert.deepEqual(authority.maintain(), { pruned: [] });
+      assert.deepEqual(needed(), ['prepare', 'activate']);
+      assert.deepEqual(authority.cas().map((c) => c.state), ['active', 'prepared']);
+      const last = events.at(-1)!;
+      assert.ok(last.type === 'ca-rotation-needed' && last.notAfter === ca.notAfter.getTime() && /podgate identity ca activate/.test(last.detail));
+    } finally {
+      authority.close();
+    }
+  });
+});
+
+describe('Authority: CA key files are found by name inside the state directory', () => {
+  it('opens and signs after the state directory moved', () => {
+    const clock = new ManualClock(T0);
+    const { dir, authority } = newAuthority(clock);
+    authority.close();
+    const moved = join(dirname(dir), 'moved');
+    renameSync(dir, moved);
+    const reopened = Authority.open(moved, { clock });
+    try {
+      const id = workloadId(td, 'a', 'b');
+      assert.equal(reopened.issue({ id, csrDer: csrFor(id) }).id.toString(), id.toString());
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it('a copy that rotates its CA leaves the original key in place', () => {
+    const clock = new ManualClock(T0);
+    const { dir, authority } = newAuthority(clock);
+    authority.close();
+    const [originalKey] = readdirSync(join(dir, KEY_DIRECTORY));
+    const copy = join(dirname(dir), 'copy');
+    cpSync(dir, copy, { recursive: true });
+    const copied = Authority.open(copy, { clock });
+    try {
+      copied.prepareRotation();
+      clock.advance(HOUR);
+      copied.activatePrepared();
+      assert.equal(readdirSync(join(copy, KEY_DIRECTORY)).includes(originalKey!), false, 'the copy deleted its own old key');
+    } finally {
+      copied.close();
+    }
+    assert.deepEqual(readdirSync(join(dir, KEY_DIRECTORY)), [originalKey]);
+    Authority.open(dir, { clock }).close();
+  });
+
+  const stored: { name: string; keyFile: (dir: string, name: string) => string; want: string }[] = [
+    { name: 'an absolute path (older databases): its file name is used', keyFile: (_dir, name) => join('/somewhere/else/ca', name), want: 'ok' },
+    { name: 'a path with a directory', keyFile: (_dir, name) => `sub/${name}`, want: 'PODGATE_E_AUTHORITY_STATE' },
+    { name: 'a name that climbs out', keyFile: () => '../authority.db', want: 'PODGATE_E_AUTHORITY_STATE' },
+    { name: 'dot-dot', keyFile: () => '..', want: 'PODGATE_E_AUTHORITY_STATE' },
+  ];
+  for (const c of stored) {
+    it(`key_file holding ${c.name} → ${c.want}`, () => {
+      const clock = new ManualClock(T0);
+      const { dir, authority } = newAuthority(clock);
+      authority.close();
+      const [name] = readdirSync(join(dir, KEY_DIRECTORY));
+      const db = new Database(join(dir, DATABASE_FILE));
+      db.prepare('UPDATE cas SET key_file = ?').run(c.keyFile(dir, name!));
+      db.close();
+      assert.equal(code(() => Authority.open(dir, { clock }).close()), c.want);
+    });
+  }
+});
+
+describe('Authority: issuance kinds in the audit log', () => {
+  it('renewAgent is an agent issuance, issueServerSvid the authority, issue direct', () => {
+    const clock = new ManualClock(T0);
+    const { authority } = newAuthority(clock);
+    try {
+      const agent = agentId(td, 'node-a');
+      const renewed = authority.renewAgent({ agent, csrDer: csrFor(agent) });
+      const server = authority.issueServerSvid({ csrDer: csrFor(authorityServerId(td)) });
+      const direct = authority.issue({ id: workloadId(td, 'a', 'b'), csrDer: csrFor(workloadId(td, 'a', 'b')) });
+      const kinds = new Map(authority.issued().map((r) => [r.serial, [r.kind, r.requester]]));
+      assert.deepEqual(kinds.get(renewed.serialHex), ['agent', agent.toString()]);
+      assert.deepEqual(kinds.get(server.serialHex), ['authority', 'authority-api']);
+      assert.deepEqual(kinds.get(direct.serialHex), ['direct', 'local']);
+      const workload = workloadId(td, 'shop', 'cart');
+      assert.equal(code(() => authority.renewAgent({ agent: workload, csrDer: csrFor(workload) })), 'PODGATE_E_NOT_AUTHORIZED');
+    } finally {
+      authority.close();
+    }
+  });
+});

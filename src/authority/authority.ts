@@ -5,10 +5,19 @@
  * from an injected `Clock`, so expiry and rotation are tested without sleeping.
  *
  * CA rotation: `prepareRotation()` creates the next CA and adds it to the bundle before it signs
- * anything; `activatePrepared()` switches signing to it and retires the old CA (its key file is
- * deleted, its certificate stays in the bundle); `pruneRetired()` drops a retired CA from the
- * bundle once every SVID it signed has expired. `maintain()` runs that schedule by itself:
- * prepare at half the active CA's life, activate at five sixths, prune whenever possible.
+ * anything; `activatePrepared()` switches signing to it once it has been in the bundle for one SVID
+ * lifetime (agents fetch the bundle with every renewal, at half-life), or at once with `force`, and
+ * retires the old CA (its key file is deleted, its certificate stays in the bundle);
+ * `pruneRetired()` drops a retired CA from the bundle once every SVID it signed has expired.
+ * `maintain()` runs that schedule by itself for CAs podgate created: prepare at half the active
+ * CA's life, activate at five sixths, prune whenever possible. An operator-supplied CA is never
+ * replaced by a podgate root: at those two points `maintain()` emits `ca-rotation-needed` (once
+ * per CA and step) and the operator prepares the successor (`prepareRotation({ ca })`).
+ *
+ * Several processes may share a state directory (`podgate identity serve` and the CLI commands).
+ * The authority keeps CAs, bundle anchors and the deny-list in memory and compares the store's
+ * state version (one read) before signing, `isDenied` and `bundle()`, reloading when another
+ * process changed them; `onBundleChange` tells the TLS server when the bundle moved.
  *
  * Error codes (besides the identity/ca and CSR ones): `PODGATE_E_ATTESTATION`,
  * `PODGATE_E_NOT_AUTHORIZED`, `PODGATE_E_CA_ROTATION`, `PODGATE_E_UNKNOWN_SERIAL`,
@@ -26,12 +35,13 @@ import { agentId, authorityServerId, SpiffeId, TrustDomain, workloadId } from '.
 import { parseCertificates, type Certificate } from '../identity/x509/certificate.js';
 import { createCsr, parseCsr } from '../identity/x509/csr.js';
 import { encodePem } from '../identity/x509/pem.js';
-import { attestationError, DEFAULT_JOIN_TOKEN_TTL_MS, isWellFormedJoinToken, newJoinToken } from './attestation.js';
+import { agentNode, attestationError, DEFAULT_JOIN_TOKEN_TTL_MS, isWellFormedJoinToken, newJoinToken } from './attestation.js';
 import type { PodDirectory } from './pod-directory.js';
 import {
   AuthorityStore,
   hashToken,
   serialHex,
+  type CaOrigin,
   type DeniedRecord,
   type IssuedKind,
   type IssuedRecord,
@@ -48,7 +58,9 @@ export type AuthorityEvent =
   | { readonly type: 'issue-refused'; readonly at: number; readonly requester: string; readonly detail: string }
   | { readonly type: 'attestation-refused'; readonly at: number; readonly requester: string; readonly detail: string }
   | { readonly type: 'svid-denied'; readonly at: number; readonly serial: string; readonly reason: string }
-  | { readonly type: 'ca-prepared' | 'ca-activated' | 'ca-retired' | 'ca-pruned'; readonly at: number; readonly caId: number };
+  | { readonly type: 'ca-prepared' | 'ca-activated' | 'ca-retired' | 'ca-pruned'; readonly at: number; readonly caId: number }
+  /** An operator-supplied CA reached a rotation point; podgate does not replace it by itself. */
+  | { readonly type: 'ca-rotation-needed'; readonly at: number; readonly caId: number; readonly step: 'prepare' | 'activate'; readonly notAfter: number; readonly detail: string };
 
 /** An operator-supplied CA or intermediate (PEM), see `loadCa`. */
 export interface OperatorCa {
@@ -92,11 +104,19 @@ export interface IssuedSvid {
 export interface CaStatus {
   readonly id: number;
   readonly state: StoredCa['state'];
+  readonly origin: CaOrigin;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly subject: string;
   /** Latest NotAfter of the SVIDs it signed. */
   readonly lastSvidExpiry: Date | undefined;
+  /** For a prepared CA: when `activatePrepared()` accepts it without `force`. */
+  readonly activatableAt: Date | undefined;
+}
+
+export interface ActivateOptions {
+  /** Activate even though agents may not have fetched the new root yet (they then fail to verify new SVIDs until they do). */
+  readonly force?: boolean;
 }
 
 interface LoadedCa {
@@ -104,19 +124,27 @@ interface LoadedCa {
   readonly ca: CertificateAuthority;
 }
 
-const AGENT_PATH = /^\/podgate\/agent\/([^/]+)$/;
+interface Anchors {
+  readonly pem: string;
+  readonly roots: readonly Certificate[];
+}
 
 function notAuthorized(message: string): IdentityError {
   return new IdentityError('PODGATE_E_NOT_AUTHORIZED', message, 'an agent may only request SVIDs for pods scheduled on its own node');
 }
 
 export class Authority {
-  private active: LoadedCa;
+  private active!: LoadedCa;
   private prepared: LoadedCa | undefined;
   /** Bundle anchors per CA id (prepared, active, retired). */
-  private readonly anchors = new Map<number, readonly Certificate[]>();
+  private anchors = new Map<number, Anchors>();
   /** serial → NotAfter: `isDenied` runs per handshake, so it reads memory, not the database. */
-  private readonly deniedSerials = new Map<string, number>();
+  private deniedSerials = new Map<string, number>();
+  /** The store's state version the memory above reflects. */
+  private loadedVersion = -1;
+  private readonly bundleListeners = new Set<() => void>();
+  /** `caId:step` of the `ca-rotation-needed` events already emitted. */
+  private readonly rotationNotices = new Set<string>();
   private readonly clock: Clock;
   private readonly svidTtlMs: number;
   private readonly caTtlMs: number;
@@ -129,13 +157,7 @@ export class Authority {
     this.clock = options.clock ?? systemClock;
     this.svidTtlMs = options.svidTtlMs ?? DEFAULT_SVID_TTL_MS;
     this.caTtlMs = options.caTtlMs ?? DEFAULT_CA_TTL_MS;
-    for (const stored of store.cas()) this.anchors.set(stored.id, parseCertificates(stored.rootsPem));
-    const active = store.caInState('active');
-    if (active === undefined) throw new IdentityError('PODGATE_E_AUTHORITY_STATE', 'the authority has no active CA', 'restore the state directory from backup');
-    this.active = this.loadStoredCa(active);
-    const prepared = store.caInState('prepared');
-    this.prepared = prepared === undefined ? undefined : this.loadStoredCa(prepared);
-    for (const d of store.denied()) this.deniedSerials.set(d.serial, d.notAfter);
+    this.reload();
   }
 
   /** Creates a new authority in `stateDir` with a fresh ECDSA P-256 root, or the operator's CA. */
@@ -148,7 +170,7 @@ export class Authority {
     try {
       store.transaction(() => {
         const ca = operatorCa ?? createRootCa({ trustDomain, now, ttlMs: options.caTtlMs ?? DEFAULT_CA_TTL_MS, serial: store.nextSerial() });
-        const id = insertCa(store, ca, 'active', now);
+        const id = insertCa(store, { ca, state: 'active', origin: operatorCa === undefined ? 'podgate' : 'operator', now });
         store.activateCa(id, now);
       });
       return new Authority(store, trustDomain, options);
@@ -175,7 +197,63 @@ export class Authority {
     this.store.close();
   }
 
-  private loadStoredCa(stored: StoredCa): LoadedCa {
+  /**
+   * Catches up with changes to CAs and the deny-list made by this or another process sharing the
+   * state directory. Cheap when nothing changed (one prepared read); called before signing,
+   * `isDenied` and `bundle()`, and by the API server before each handshake.
+   */
+  sync(): void {
+    if (this.store.stateVersion() !== this.loadedVersion) this.reload();
+  }
+
+  /** Calls `listener` after the bundle's authorities changed (here or in another process, seen by `sync`). Returns the remover. */
+  onBundleChange(listener: () => void): () => void {
+    this.bundleListeners.add(listener);
+    return () => {
+      this.bundleListeners.delete(listener);
+    };
+  }
+
+  // Reads CAs and deny-list from one snapshot; parsed CAs and keys that did not change are kept.
+  private reload(): void {
+    const anchorsBefore = [...this.anchors.keys()].join(',');
+    this.store.read(() => {
+      const version = this.store.stateVersion();
+      const cas = this.store.cas();
+      const anchors = new Map<number, Anchors>();
+      for (const stored of cas) {
+        const known = this.anchors.get(stored.id);
+        // Parsed once per CA: the same Certificate objects keep the verifier's signature cache warm.
+        anchors.set(stored.id, known !== undefined && known.pem === stored.rootsPem ? known : { pem: stored.rootsPem, roots: parseCertificates(stored.rootsPem) });
+      }
+      const active = cas.filter((c) => c.state === 'active').at(-1);
+      if (active === undefined) throw new IdentityError('PODGATE_E_AUTHORITY_STATE', 'the authority has no active CA', 'restore the state directory from backup');
+      const prepared = cas.filter((c) => c.state === 'prepared').at(-1);
+      const nextActive = this.loaded(active);
+      const nextPrepared = prepared === undefined ? undefined : this.loaded(prepared);
+      const denied = new Map<string, number>();
+      for (const d of this.store.denied()) denied.set(d.serial, d.notAfter);
+      this.active = nextActive;
+      this.prepared = nextPrepared;
+      this.anchors = anchors;
+      this.deniedSerials = denied;
+      this.loadedVersion = version;
+    });
+    if ([...this.anchors.keys()].join(',') === anchorsBefore) return;
+    for (const listener of [...this.bundleListeners]) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure must not change what the authority does.
+      }
+    }
+  }
+
+  private loaded(stored: StoredCa): LoadedCa {
+    for (const known of [this.active, this.prepared]) {
+      // `active` is unset only during the first load.
+      if (known !== undefined && known.stored.id === stored.id && known.stored.certificatesPem === stored.certificatesPem) return { stored, ca: known.ca };
+    }
     if (stored.keyFile === null) throw new IdentityError('PODGATE_E_AUTHORITY_STATE', `CA ${stored.id} has no key file`, 'restore the state directory from backup');
     const keyPem = this.store.readKeyFile(stored.keyFile);
     const ca = loadCa({ trustDomain: this.trustDomain, certificatesPem: stored.certificatesPem, bundlePem: stored.rootsPem, keyPem });
@@ -194,9 +272,10 @@ export class Authority {
 
   /** Every authority that may still have live SVIDs: prepared, active, and retired until pruned. */
   bundle(): X509Bundle {
+    this.sync();
     const seen = new Set<string>();
     const certs: Certificate[] = [];
-    for (const roots of this.anchors.values()) {
+    for (const { roots } of this.anchors.values()) {
       for (const cert of roots) {
         const key = cert.der.toString('base64');
         if (seen.has(key)) continue;
@@ -234,55 +313,83 @@ export class Authority {
       return {
         id: stored.id,
         state: stored.state,
+        origin: stored.origin,
         notBefore: new Date(stored.notBefore),
         notAfter: new Date(stored.notAfter),
         subject: cert?.subject ?? '',
         lastSvidExpiry: last === undefined ? undefined : new Date(last),
+        activatableAt: stored.state === 'prepared' ? new Date(this.activatableAt(stored)) : undefined,
       };
     });
   }
 
+  // Agents fetch the bundle with every renewal (at half-life), so one SVID lifetime after the new
+  // root entered the bundle every agent that still holds a valid SVID has it.
+  private activatableAt(stored: StoredCa): number {
+    return Math.max(stored.createdAt + this.svidTtlMs, stored.notBefore);
+  }
+
+  private caStatus(id: number): CaStatus {
+    const status = this.cas().find((c) => c.id === id);
+    if (status === undefined) throw new IdentityError('PODGATE_E_AUTHORITY_STATE', `CA ${id} vanished from the state`, 'another process changed the authority; run podgate identity ca status');
+    return status;
+  }
+
   /** Creates the next CA (or loads the operator's) and publishes it in the bundle; it signs nothing yet. */
   prepareRotation(options: { ca?: OperatorCa } = {}): CaStatus {
-    if (this.prepared !== undefined) {
-      throw new IdentityError('PODGATE_E_CA_ROTATION', `CA ${this.prepared.stored.id} is already prepared`, 'activate it first (activatePrepared)');
-    }
+    this.sync();
     const now = this.clock.now();
+    const alreadyPrepared = (id: number): IdentityError =>
+      new IdentityError('PODGATE_E_CA_ROTATION', `CA ${id} is already prepared`, 'activate it first (podgate identity ca activate)');
+    if (this.prepared !== undefined) throw alreadyPrepared(this.prepared.stored.id);
+    // Validate the operator CA before anything touches the disk.
+    const operatorCa = options.ca === undefined ? undefined : loadCa({ trustDomain: this.trustDomain, ...options.ca, now });
     const id = this.store.transaction(() => {
-      const ca =
-        options.ca === undefined
-          ? createRootCa({ trustDomain: this.trustDomain, now, ttlMs: this.caTtlMs, serial: this.store.nextSerial() })
-          : loadCa({ trustDomain: this.trustDomain, ...options.ca, now });
-      const caId = insertCa(this.store, ca, 'prepared', now);
+      const raced = this.store.caInState('prepared');
+      if (raced !== undefined) throw alreadyPrepared(raced.id);
+      const ca = operatorCa ?? createRootCa({ trustDomain: this.trustDomain, now, ttlMs: this.caTtlMs, serial: this.store.nextSerial() });
+      const caId = insertCa(this.store, { ca, state: 'prepared', origin: operatorCa === undefined ? 'podgate' : 'operator', now });
       this.store.bumpBundleSequence();
       return caId;
     });
-    const stored = this.store.cas().find((c) => c.id === id)!;
-    this.prepared = this.loadStoredCa(stored);
-    this.anchors.set(id, this.prepared.ca.roots);
+    this.sync();
     this.emit({ type: 'ca-prepared', at: now, caId: id });
-    return this.cas().find((c) => c.id === id)!;
+    return this.caStatus(id);
   }
 
-  /** Switches signing to the prepared CA; the old one is retired (key deleted, still in the bundle). */
-  activatePrepared(): CaStatus {
+  /**
+   * Switches signing to the prepared CA; the old one is retired (key deleted, still in the bundle).
+   * Refused (`PODGATE_E_CA_ROTATION`) until the prepared CA has been in the bundle for one SVID
+   * lifetime, unless `force` is set.
+   */
+  activatePrepared(options: ActivateOptions = {}): CaStatus {
+    this.sync();
     const next = this.prepared;
-    if (next === undefined) throw new IdentityError('PODGATE_E_CA_ROTATION', 'no CA is prepared', 'call prepareRotation first');
+    if (next === undefined) throw new IdentityError('PODGATE_E_CA_ROTATION', 'no CA is prepared', 'prepare one first (podgate identity ca prepare)');
     const now = this.clock.now();
     if (now < next.ca.notBefore.getTime()) {
       throw new IdentityError('PODGATE_E_CA_NOT_YET_VALID', `the prepared CA is not valid before ${next.ca.notBefore.toISOString()}`, 'activate it later');
     }
+    const ready = this.activatableAt(next.stored);
+    if (now < ready && options.force !== true) {
+      throw new IdentityError(
+        'PODGATE_E_CA_ROTATION',
+        `CA ${next.stored.id} entered the bundle at ${new Date(next.stored.createdAt).toISOString()}; agents that renew by half-life may not have it until ${new Date(ready).toISOString()}`,
+        `activate at or after ${new Date(ready).toISOString()}, or now with --force (force: true) if every agent already has the new bundle`,
+      );
+    }
     const old = this.active;
     this.store.transaction(() => {
+      const current = this.store.caInState('prepared');
+      if (current?.id !== next.stored.id) throw new IdentityError('PODGATE_E_CA_ROTATION', `CA ${next.stored.id} is no longer prepared`, 'another process changed the rotation; run podgate identity ca status');
       this.store.retireCa(old.stored.id, now);
       this.store.activateCa(next.stored.id, now);
     });
     if (old.stored.keyFile !== null) this.store.removeKeyFile(old.stored.keyFile);
-    this.active = { stored: { ...next.stored, state: 'active', activatedAt: now }, ca: next.ca };
-    this.prepared = undefined;
+    this.sync();
     this.emit({ type: 'ca-retired', at: now, caId: old.stored.id });
     this.emit({ type: 'ca-activated', at: now, caId: next.stored.id });
-    return this.cas().find((c) => c.id === next.stored.id)!;
+    return this.caStatus(next.stored.id);
   }
 
   /** Drops retired CAs whose SVIDs have all expired from the bundle; returns their ids. */
@@ -300,10 +407,8 @@ export class Authority {
       }
       if (pruned.length > 0) this.store.bumpBundleSequence();
     });
-    for (const id of pruned) {
-      this.anchors.delete(id);
-      this.emit({ type: 'ca-pruned', at: now, caId: id });
-    }
+    this.sync();
+    for (const id of pruned) this.emit({ type: 'ca-pruned', at: now, caId: id });
     return pruned;
   }
 
@@ -311,27 +416,58 @@ export class Authority {
   pruneExpired(): { denied: string[]; joinTokens: number } {
     const now = this.clock.now();
     const denied = this.store.pruneDenied(now);
-    for (const serial of denied) this.deniedSerials.delete(serial);
+    this.sync();
     return { denied, joinTokens: this.store.pruneJoinTokens(now) };
   }
 
-  /** Runs the CA schedule: prepare at 1/2 of the active CA's life, activate at 5/6, then prune. */
+  /**
+   * Runs the CA schedule: prepare at 1/2 of the active CA's life, activate at 5/6 (once the
+   * prepared CA is activatable), then prune. Only CAs podgate created are rotated; for an
+   * operator-supplied active CA the same points emit `ca-rotation-needed` instead.
+   */
   maintain(): { prepared?: number; activated?: number; pruned: number[] } {
+    this.sync();
     const now = this.clock.now();
-    const start = this.active.ca.notBefore.getTime();
-    const life = this.active.ca.notAfter.getTime() - start;
+    const active = this.active;
+    const start = active.ca.notBefore.getTime();
+    const life = active.ca.notAfter.getTime() - start;
+    const prepareAt = start + life / 2;
+    const activateAt = start + (life * 5) / 6;
     const out: { prepared?: number; activated?: number; pruned: number[] } = { pruned: [] };
-    if (this.prepared === undefined && now >= start + life / 2) out.prepared = this.prepareRotation().id;
-    if (this.prepared !== undefined && now >= start + (life * 5) / 6) out.activated = this.activatePrepared().id;
+    if (active.stored.origin === 'podgate') {
+      if (this.prepared === undefined && now >= prepareAt) out.prepared = this.prepareRotation().id;
+      const next = this.prepared;
+      if (next !== undefined && now >= activateAt && now >= this.activatableAt(next.stored)) out.activated = this.activatePrepared().id;
+    } else if (this.prepared === undefined && now >= prepareAt) {
+      this.rotationNeeded(active, 'prepare', 'prepare its successor: podgate identity ca prepare (with the new operator CA), then activate it');
+    } else if (this.prepared !== undefined && now >= activateAt) {
+      this.rotationNeeded(active, 'activate', `activate prepared CA ${this.prepared.stored.id}: podgate identity ca activate`);
+    }
     out.pruned = this.pruneRetired();
     this.pruneExpired();
     return out;
+  }
+
+  private rotationNeeded(active: LoadedCa, step: 'prepare' | 'activate', todo: string): void {
+    const key = `${active.stored.id}:${step}`;
+    if (this.rotationNotices.has(key)) return;
+    this.rotationNotices.add(key);
+    const notAfter = active.ca.notAfter.getTime();
+    this.emit({
+      type: 'ca-rotation-needed',
+      at: this.clock.now(),
+      caId: active.stored.id,
+      step,
+      notAfter,
+      detail: `operator-supplied CA ${active.stored.id} expires ${new Date(notAfter).toISOString()}; podgate does not replace it by itself; ${todo}`,
+    });
   }
 
   // --- issuing -----------------------------------------------------------------------------------
 
   private sign(args: { id: SpiffeId; csrDer: Uint8Array; ttlMs: number; kind: IssuedKind; requester: string; before?: () => void }): IssuedSvid {
     const request = parseCsr(args.csrDer);
+    this.sync();
     const now = this.clock.now();
     const { ca, stored } = this.active;
     const issued = this.store.transaction(() => {
@@ -369,11 +505,25 @@ export class Authority {
     return this.sign({ id: options.id, csrDer: options.csrDer, ttlMs: options.ttlMs ?? this.svidTtlMs, kind: 'direct', requester: options.requester ?? 'local' });
   }
 
+  /** Renews an attested agent's node SVID (`POST /v1/renew`); the caller has verified that `agent` presented a valid node SVID. */
+  renewAgent(options: { agent: SpiffeId; csrDer: Uint8Array; ttlMs?: number }): IssuedSvid {
+    if (agentNode(options.agent, this.trustDomain) === undefined) {
+      throw new IdentityError('PODGATE_E_NOT_AUTHORIZED', `${options.agent.toString()} is not an agent of ${this.trustDomain.name}`, 'only node agents renew node SVIDs');
+    }
+    const requester = options.agent.toString();
+    return this.sign({ id: options.agent, csrDer: options.csrDer, ttlMs: options.ttlMs ?? this.svidTtlMs, kind: 'agent', requester });
+  }
+
+  /** An SVID for the authority API server (`spiffe://td/podgate/authority`) from its CSR. */
+  issueServerSvid(options: { csrDer: Uint8Array; requester?: string }): IssuedSvid {
+    const id = authorityServerId(this.trustDomain);
+    return this.sign({ id, csrDer: options.csrDer, ttlMs: this.svidTtlMs, kind: 'authority', requester: options.requester ?? 'authority-api' });
+  }
+
   /** The authority server's own SVID (`spiffe://td/podgate/authority`); its key exists only in memory. */
   authoritySvid(): { svid: IssuedSvid; privateKey: KeyObject } {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const id = authorityServerId(this.trustDomain);
-    const svid = this.sign({ id, csrDer: createCsr(privateKey, id), ttlMs: this.svidTtlMs, kind: 'authority', requester: 'local' });
+    const svid = this.issueServerSvid({ csrDer: createCsr(privateKey, authorityServerId(this.trustDomain)), requester: 'local' });
     return { svid, privateKey };
   }
 
@@ -396,7 +546,8 @@ export class Authority {
     const record = hash === undefined ? undefined : this.store.joinToken(hash);
     const requester = record === undefined ? 'join-token:unknown' : `join-token:${record.node}`;
     const refuse = (detail: string): never => {
-      this.store.recordRefusal({ at: now, kind: 'attestation', requester, detail });
+      // Only refusals tied to a real token are stored: junk tokens cost the caller nothing and must not grow the database.
+      if (record !== undefined) this.store.recordRefusal({ at: now, kind: 'attestation', requester, detail });
       this.emit({ type: 'attestation-refused', at: now, requester, detail });
       throw attestationError(detail);
     };
@@ -435,9 +586,8 @@ export class Authority {
       throw notAuthorized(detail);
     };
     const target = `pod ${options.namespace}/${options.pod}`;
-    const match = options.agent.memberOf(this.trustDomain) ? AGENT_PATH.exec(options.agent.path) : null;
-    if (match === null) return refuse(`${requester} is not an agent of ${this.trustDomain.name}; refused ${target}`);
-    const node = match[1]!;
+    const node = agentNode(options.agent, this.trustDomain);
+    if (node === undefined) return refuse(`${requester} is not an agent of ${this.trustDomain.name}; refused ${target}`);
     if (this.options.pods === undefined) return refuse(`no pod directory configured; refused ${target} for node ${node}`);
     const placement = this.options.pods.lookup(options.namespace, options.pod);
     if (placement === undefined) return refuse(`${target} not found; refused for node ${node}`);
@@ -456,7 +606,7 @@ export class Authority {
     const now = this.clock.now();
     const record: DeniedRecord = { serial: hex, reason, deniedAt: now, notAfter: issued.notAfter };
     this.store.insertDenied(record);
-    this.deniedSerials.set(hex, issued.notAfter);
+    this.sync();
     this.emit({ type: 'svid-denied', at: now, serial: hex, reason });
     return record;
   }
@@ -469,6 +619,7 @@ export class Authority {
     } catch {
       return false;
     }
+    this.sync();
     const notAfter = this.deniedSerials.get(hex);
     return notAfter !== undefined && this.clock.now() <= notAfter;
   }
@@ -492,15 +643,18 @@ export class Authority {
 
   /** The CA that signs now. */
   activeCa(): CertificateAuthority {
+    this.sync();
     return this.active.ca;
   }
 }
 
-function insertCa(store: AuthorityStore, ca: CertificateAuthority, state: 'active' | 'prepared', now: number): number {
+function insertCa(store: AuthorityStore, args: { ca: CertificateAuthority; state: 'active' | 'prepared'; origin: CaOrigin; now: number }): number {
+  const { ca, state, origin, now } = args;
   const pem = caToPem(ca);
   const keyFile = store.writeKeyFile(`ca-${ca.certificate.serialHex}-${now}`, pem.keyPem);
   return store.insertCa({
     state,
+    origin,
     certificatesPem: pem.certificatesPem,
     rootsPem: pem.rootsPem,
     keyFile,

@@ -3,8 +3,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { IdentityError } from '../identity/errors.js';
-import { AuthorityStore, checkKeyFilePermissions, hashToken, serialHex } from './store.js';
+import { AuthorityStore, checkKeyFilePermissions, DATABASE_FILE, hashToken, serialHex } from './store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'podgate-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -104,5 +105,93 @@ describe('checkKeyFilePermissions', () => {
   }
   it('missing file → PODGATE_E_CA_KEY_MISSING', () => {
     assert.equal(code(() => checkKeyFilePermissions(join(root, 'nope.pem'))), 'PODGATE_E_CA_KEY_MISSING');
+  });
+});
+
+describe('AuthorityStore refusals', () => {
+  it('keep only the newest rows', () => {
+    const s = fresh();
+    try {
+      for (let i = 1; i <= 5; i++) s.recordRefusal({ at: i, kind: 'issue', requester: 'spiffe://example.org/podgate/agent/n', detail: `refusal ${i}` }, 3);
+      assert.deepEqual(s.refusals().map((r) => r.detail), ['refusal 5', 'refusal 4', 'refusal 3']);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe('AuthorityStore state version', () => {
+  const ca = { state: 'prepared', origin: 'podgate', certificatesPem: 'c', rootsPem: 'r', keyFile: null, notBefore: 0, notAfter: 10, createdAt: 0, activatedAt: null, retiredAt: null } as const;
+  const issued = { serial: '0a', spiffeId: 'spiffe://example.org/a', caId: 1, kind: 'direct', requester: 'local', notBefore: 0, notAfter: 10, issuedAt: 0 } as const;
+  // Each row: a change, and whether an open Authority must reload after it.
+  const cases: { name: string; change: (s: AuthorityStore) => void; bumps: boolean }[] = [
+    { name: 'insert a CA', change: (s) => s.insertCa(ca), bumps: true },
+    { name: 'activate a CA', change: (s) => s.activateCa(s.insertCa(ca), 1), bumps: true },
+    { name: 'retire a CA', change: (s) => s.retireCa(s.insertCa(ca), 1), bumps: true },
+    { name: 'delete a CA', change: (s) => s.deleteCa(s.insertCa(ca)), bumps: true },
+    { name: 'deny a serial', change: (s) => s.insertDenied({ serial: '0a', reason: 'x', deniedAt: 0, notAfter: 10 }), bumps: true },
+    { name: 'prune an expired denial', change: (s) => { s.insertDenied({ serial: '0a', reason: 'x', deniedAt: 0, notAfter: 10 }); s.pruneDenied(11); }, bumps: true },
+    { name: 'prune when nothing expired', change: (s) => s.pruneDenied(11), bumps: false },
+    { name: 'record an issued SVID', change: (s) => s.recordIssued(issued), bumps: false },
+    { name: 'record a refusal', change: (s) => s.recordRefusal({ at: 0, kind: 'attestation', requester: 'join-token:n', detail: 'x' }), bumps: false },
+    { name: 'insert a join token', change: (s) => s.insertJoinToken('h', 'n', 0, 10), bumps: false },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.bumps ? 'bumps' : 'keeps'} the version`, () => {
+      const s = fresh();
+      try {
+        const before = s.stateVersion();
+        c.change(s);
+        assert.equal(s.stateVersion() > before, c.bumps);
+      } finally {
+        s.close();
+      }
+    });
+  }
+
+  it('a rolled-back change does not bump it', () => {
+    const s = fresh();
+    try {
+      assert.throws(() => s.transaction(() => { s.insertCa(ca); throw new Error('signing failed'); }), /signing failed/);
+      assert.equal(s.stateVersion(), 0);
+      assert.deepEqual(s.cas(), []);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe('AuthorityStore key file names', () => {
+  it('writes keys into stateDir/ca and stores only the file name', () => {
+    const s = fresh();
+    try {
+      const name = s.writeKeyFile('ca-01-0', 'KEY');
+      assert.equal(name, 'ca-01-0.key.pem');
+      assert.equal(s.keyFilePath(name), join(s.stateDir, 'ca', name));
+      assert.equal(s.readKeyFile(name), 'KEY');
+      assert.equal(code(() => s.writeKeyFile('../escape', 'KEY')), 'PODGATE_E_AUTHORITY_STATE');
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe('AuthorityStore schema 1', () => {
+  it('is migrated: CA origin (an intermediate is the operator\'s) and the state version', () => {
+    const dir = join(root, `s${n++}`);
+    AuthorityStore.create(dir, { trustDomain: 'example.org', now: 0 }).close();
+    const db = new Database(join(dir, DATABASE_FILE));
+    db.exec("ALTER TABLE cas DROP COLUMN origin; DELETE FROM meta WHERE key = 'state_version'; PRAGMA user_version = 1");
+    const insert = db.prepare("INSERT INTO cas (state, certificates_pem, roots_pem, key_file, not_before, not_after, created_at) VALUES ('retired', ?, ?, NULL, 0, 10, 0)");
+    insert.run('root', 'root');
+    insert.run('intermediate', 'root');
+    db.close();
+    const s = AuthorityStore.open(dir);
+    try {
+      assert.deepEqual(s.cas().map((c) => c.origin), ['podgate', 'operator']);
+      assert.equal(s.stateVersion(), 0);
+    } finally {
+      s.close();
+    }
   });
 });

@@ -1,8 +1,14 @@
 /**
  * The authority's state on disk: one SQLite database (`authority.db`) plus one PEM key file per
- * CA that may still sign (`ca/<serial>.key.pem`, mode 0600), both inside the state directory
- * (mode 0700). The database holds the CAs and their rotation state, the serial counter, the
- * issued-SVID audit log, the deny-list, hashed join tokens and recorded refusals.
+ * CA that may still sign (`ca/ca-<serial>-<time>.key.pem`, mode 0600), both inside the state
+ * directory (mode 0700). The database holds the CAs and their rotation state, the serial counter,
+ * the issued-SVID audit log, the deny-list, hashed join tokens and recorded refusals (the newest
+ * `MAX_REFUSALS`). Key files are recorded by name only, so a moved or restored state directory
+ * still finds them, and a copy never deletes the original's keys.
+ *
+ * State version: `meta.state_version` bumps in the same transaction as every change an open
+ * `Authority` keeps in memory (CAs, their states, the deny-list), so a long-running process asks
+ * "am I current?" with one read and sees what another process (the CLI) changed.
  *
  * Serial numbers: `instance (64 bits) ‖ counter (64 bits)`, 16 octets, always positive. The
  * instance prefix is random, chosen once at init, with its top bit clear and the next bit set, so
@@ -14,25 +20,30 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { IdentityError } from '../identity/errors.js';
 
 export const DATABASE_FILE = 'authority.db';
 export const KEY_DIRECTORY = 'ca';
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+/** Refusal rows kept; older ones are dropped as new ones arrive. */
+export const MAX_REFUSALS = 10_000;
 const APPLICATION_ID = 0x70676964; // "pgid"
 
 export type CaState = 'prepared' | 'active' | 'retired';
+/** Who made the CA: podgate (rotated by `maintain()`) or the operator (rotated by the operator). */
+export type CaOrigin = 'podgate' | 'operator';
 
 export interface StoredCa {
   readonly id: number;
   readonly state: CaState;
+  readonly origin: CaOrigin;
   /** The signing CA first, then intermediates. */
   readonly certificatesPem: string;
   /** The bundle anchors this CA contributes. */
   readonly rootsPem: string;
-  /** Absolute path of the key file; null once the CA is retired (its key is deleted). */
+  /** File name of the key inside `stateDir/ca`; null once the CA is retired (its key is deleted). */
   readonly keyFile: string | null;
   readonly notBefore: number;
   readonly notAfter: number;
@@ -116,6 +127,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE cas (
   id INTEGER PRIMARY KEY,
   state TEXT NOT NULL CHECK (state IN ('prepared', 'active', 'retired')),
+  origin TEXT NOT NULL CHECK (origin IN ('podgate', 'operator')),
   certificates_pem TEXT NOT NULL,
   roots_pem TEXT NOT NULL,
   key_file TEXT,
@@ -144,6 +156,7 @@ CREATE TABLE refusals (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NO
 interface CaRow {
   id: number;
   state: CaState;
+  origin: CaOrigin;
   certificates_pem: string;
   roots_pem: string;
   key_file: string | null;
@@ -154,10 +167,27 @@ interface CaRow {
   retired_at: number | null;
 }
 
+// v1 did not record who made a CA; a podgate CA is a self-signed root that is its own bundle.
+const MIGRATE_FROM_1 = `
+ALTER TABLE cas ADD COLUMN origin TEXT NOT NULL DEFAULT 'podgate' CHECK (origin IN ('podgate', 'operator'));
+UPDATE cas SET origin = 'operator' WHERE certificates_pem <> roots_pem;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('state_version', '0');
+`;
+
+/** A key file name as stored; a v1 database stored absolute paths, of which the name is kept. */
+export function keyFileName(stored: string): string {
+  const name = isAbsolute(stored) ? basename(stored) : stored;
+  if (name.length === 0 || name === '.' || name.includes('/') || name.includes('\\') || name.includes('..') || name.includes('\0')) {
+    throw new IdentityError('PODGATE_E_AUTHORITY_STATE', `CA key file name ${JSON.stringify(stored)} is not a plain file name`, 'restore the state directory from backup');
+  }
+  return name;
+}
+
 function caFromRow(row: CaRow): StoredCa {
   return {
     id: row.id,
     state: row.state,
+    origin: row.origin,
     certificatesPem: row.certificates_pem,
     rootsPem: row.roots_pem,
     keyFile: row.key_file,
@@ -172,6 +202,10 @@ function caFromRow(row: CaRow): StoredCa {
 export class AuthorityStore {
   private readonly nextSerialStatement: Database.Statement;
   private readonly insertIssuedStatement: Database.Statement;
+  private readonly stateVersionStatement: Database.Statement;
+  private readonly bumpStateVersionStatement: Database.Statement;
+  private readonly insertRefusalStatement: Database.Statement;
+  private readonly trimRefusalsStatement: Database.Statement;
 
   private constructor(
     readonly stateDir: string,
@@ -181,6 +215,10 @@ export class AuthorityStore {
     this.insertIssuedStatement = db.prepare(
       'INSERT INTO issued (serial, spiffe_id, ca_id, kind, requester, not_before, not_after, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    this.stateVersionStatement = db.prepare("SELECT value FROM meta WHERE key = 'state_version'").pluck();
+    this.bumpStateVersionStatement = db.prepare("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'state_version'");
+    this.insertRefusalStatement = db.prepare('INSERT INTO refusals (at, kind, requester, detail) VALUES (?, ?, ?, ?)');
+    this.trimRefusalsStatement = db.prepare('DELETE FROM refusals WHERE id <= (SELECT id FROM refusals ORDER BY id DESC LIMIT 1 OFFSET ?)');
   }
 
   static exists(stateDir: string): boolean {
@@ -208,6 +246,7 @@ export class AuthorityStore {
       put.run('serial_instance', instance.toString('hex'));
       put.run('serial_counter', '0');
       put.run('bundle_sequence', '1');
+      put.run('state_version', '0');
       put.run('created_at', String(options.now));
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
@@ -223,8 +262,14 @@ export class AuthorityStore {
       db = new Database(join(stateDir, DATABASE_FILE), { fileMustExist: true });
       const applicationId = db.pragma('application_id', { simple: true }) as number;
       const version = db.pragma('user_version', { simple: true }) as number;
-      if (applicationId !== APPLICATION_ID || version !== SCHEMA_VERSION) throw new Error(`application_id ${applicationId}, schema ${version}`);
+      if (applicationId !== APPLICATION_ID || (version !== SCHEMA_VERSION && version !== 1)) throw new Error(`application_id ${applicationId}, schema ${version}`);
       db.pragma('journal_mode = WAL');
+      if (version === 1) {
+        db.transaction(() => {
+          db.exec(MIGRATE_FROM_1);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        }).immediate();
+      }
     } catch (cause) {
       throw new IdentityError('PODGATE_E_AUTHORITY_STATE', `${join(stateDir, DATABASE_FILE)} is not a podgate authority database: ${(cause as Error).message}`, 'restore the state directory from backup, or re-initialize it', { cause });
     }
@@ -235,9 +280,31 @@ export class AuthorityStore {
     if (this.db.open) this.db.close();
   }
 
-  /** Runs `fn` in one transaction: everything it wrote commits together or not at all. */
+  /**
+   * Runs `fn` in one transaction: everything it wrote commits together or not at all. The write
+   * lock is taken at the start, so another process's write cannot slip between `fn`'s reads and writes.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Runs `fn` on one consistent snapshot (reads only). */
+  read<T>(fn: () => T): T {
+    return this.db.transaction(fn).deferred();
+  }
+
+  /** Bumps on every change to CAs and the deny-list, by any process. One prepared read. */
+  stateVersion(): number {
+    return Number(this.stateVersionStatement.get() as string);
+  }
+
+  // Every method that changes what an open Authority keeps in memory calls this in its transaction.
+  private changed<T>(fn: () => T): T {
+    return this.db.transaction(() => {
+      const result = fn();
+      this.bumpStateVersionStatement.run();
+      return result;
+    })();
   }
 
   meta(key: string): string {
@@ -266,32 +333,37 @@ export class AuthorityStore {
 
   // --- CAs -----------------------------------------------------------------------------------
 
+  /** Where a key file of this state directory lives; refuses names that would leave `stateDir/ca`. */
   keyFilePath(name: string): string {
-    return join(this.stateDir, KEY_DIRECTORY, `${name}.key.pem`);
+    return join(this.stateDir, KEY_DIRECTORY, keyFileName(name));
   }
 
-  /** Writes a CA key with mode 0600 (created exclusively, so an existing file is never reused). */
-  writeKeyFile(name: string, keyPem: string): string {
+  /** Writes a CA key with mode 0600 (created exclusively, so an existing file is never reused); returns the file name to store. */
+  writeKeyFile(stem: string, keyPem: string): string {
+    const name = keyFileName(`${stem}.key.pem`);
     const path = this.keyFilePath(name);
     writeFileSync(path, keyPem, { mode: 0o600, flag: 'wx' });
     chmodSync(path, 0o600);
-    return path;
+    return name;
   }
 
-  readKeyFile(path: string): string {
+  readKeyFile(name: string): string {
+    const path = this.keyFilePath(name);
     checkKeyFilePermissions(path);
     return readFileSync(path, 'utf8');
   }
 
-  removeKeyFile(path: string): void {
-    rmSync(path, { force: true });
+  removeKeyFile(name: string): void {
+    rmSync(this.keyFilePath(name), { force: true });
   }
 
   insertCa(ca: Omit<StoredCa, 'id'>): number {
-    const result = this.db
-      .prepare('INSERT INTO cas (state, certificates_pem, roots_pem, key_file, not_before, not_after, created_at, activated_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(ca.state, ca.certificatesPem, ca.rootsPem, ca.keyFile, ca.notBefore, ca.notAfter, ca.createdAt, ca.activatedAt, ca.retiredAt);
-    return Number(result.lastInsertRowid);
+    return this.changed(() => {
+      const result = this.db
+        .prepare('INSERT INTO cas (state, origin, certificates_pem, roots_pem, key_file, not_before, not_after, created_at, activated_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(ca.state, ca.origin, ca.certificatesPem, ca.rootsPem, ca.keyFile === null ? null : keyFileName(ca.keyFile), ca.notBefore, ca.notAfter, ca.createdAt, ca.activatedAt, ca.retiredAt);
+      return Number(result.lastInsertRowid);
+    });
   }
 
   cas(): StoredCa[] {
@@ -304,15 +376,15 @@ export class AuthorityStore {
   }
 
   activateCa(id: number, now: number): void {
-    this.db.prepare("UPDATE cas SET state = 'active', activated_at = ? WHERE id = ?").run(now, id);
+    this.changed(() => this.db.prepare("UPDATE cas SET state = 'active', activated_at = ? WHERE id = ?").run(now, id));
   }
 
   retireCa(id: number, now: number): void {
-    this.db.prepare("UPDATE cas SET state = 'retired', retired_at = ?, key_file = NULL WHERE id = ?").run(now, id);
+    this.changed(() => this.db.prepare("UPDATE cas SET state = 'retired', retired_at = ?, key_file = NULL WHERE id = ?").run(now, id));
   }
 
   deleteCa(id: number): void {
-    this.db.prepare('DELETE FROM cas WHERE id = ?').run(id);
+    this.changed(() => this.db.prepare('DELETE FROM cas WHERE id = ?').run(id));
   }
 
   /** The latest NotAfter of any SVID the CA signed, or undefined when it signed none. */
@@ -346,9 +418,11 @@ export class AuthorityStore {
   // --- deny-list -------------------------------------------------------------------------------
 
   insertDenied(record: DeniedRecord): void {
-    this.db
-      .prepare('INSERT INTO denied (serial, reason, denied_at, not_after) VALUES (?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET reason = excluded.reason')
-      .run(record.serial, record.reason, record.deniedAt, record.notAfter);
+    this.changed(() =>
+      this.db
+        .prepare('INSERT INTO denied (serial, reason, denied_at, not_after) VALUES (?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET reason = excluded.reason')
+        .run(record.serial, record.reason, record.deniedAt, record.notAfter),
+    );
   }
 
   denied(): DeniedRecord[] {
@@ -362,8 +436,11 @@ export class AuthorityStore {
 
   /** Drops deny-list entries whose SVID has expired; returns their serials. */
   pruneDenied(now: number): string[] {
-    const rows = this.db.prepare('DELETE FROM denied WHERE not_after < ? RETURNING serial').all(now) as { serial: string }[];
-    return rows.map((r) => r.serial);
+    return this.db.transaction(() => {
+      const rows = this.db.prepare('DELETE FROM denied WHERE not_after < ? RETURNING serial').all(now) as { serial: string }[];
+      if (rows.length > 0) this.bumpStateVersionStatement.run();
+      return rows.map((r) => r.serial);
+    })();
   }
 
   // --- join tokens -----------------------------------------------------------------------------
@@ -389,8 +466,12 @@ export class AuthorityStore {
 
   // --- refusals --------------------------------------------------------------------------------
 
-  recordRefusal(refusal: Omit<RefusalRecord, 'id'>): void {
-    this.db.prepare('INSERT INTO refusals (at, kind, requester, detail) VALUES (?, ?, ?, ?)').run(refusal.at, refusal.kind, refusal.requester, refusal.detail);
+  /** Records a refusal and drops all but the newest `keep` (the table must not grow without bound). */
+  recordRefusal(refusal: Omit<RefusalRecord, 'id'>, keep: number = MAX_REFUSALS): void {
+    this.db.transaction(() => {
+      this.insertRefusalStatement.run(refusal.at, refusal.kind, refusal.requester, refusal.detail);
+      this.trimRefusalsStatement.run(keep);
+    })();
   }
 
   refusals(options: { limit?: number } = {}): RefusalRecord[] {

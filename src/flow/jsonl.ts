@@ -39,6 +39,12 @@ export class SkipReport {
     if (this.issues.length < this.keep) this.issues.push(issue);
   }
 
+  /** Another report's lines (of a later part of the same input, whose line 1 is line `lineOffset + 1` here). */
+  absorb(other: { readonly skipped: number; readonly issues: readonly Issue[] }, lineOffset: number): void {
+    for (const issue of other.issues) if (this.issues.length < this.keep) this.issues.push(issue.line === undefined ? issue : { ...issue, line: issue.line + lineOffset });
+    this.skipped += other.skipped;
+  }
+
   /** One summary line for stderr, or undefined when nothing was skipped. */
   summary(): string | undefined {
     if (this.skipped === 0) return undefined;

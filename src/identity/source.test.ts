@@ -72,8 +72,18 @@ function rotator(h: Harness, extra: Partial<ConstructorParameters<typeof SvidRot
   return new SvidRotator({ fetch: (csr) => h.fetch(csr), clock: h.clock, scheduler: h.scheduler, random: () => 0, ...extra });
 }
 
-// Lets promise callbacks queued by a fired timer run.
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Fires the due renewal timer and awaits that renewal's own promise: `rotateNow()` joins a renewal
+ * under way, and the one fetch shows it joined rather than started another. Settles after the
+ * rotator has finished with the attempt, however many microtasks that takes.
+ */
+async function fireRenewal(h: Harness, r: SvidRotator): Promise<void> {
+  const fetches = h.csrs.length;
+  assert.equal(h.scheduler.fireDue(h.clock.t), 1);
+  const renewal = r.rotateNow();
+  assert.equal(h.csrs.length, fetches + 1, 'the timer started exactly one renewal');
+  await renewal.catch(() => undefined);
+}
 
 describe('SvidRotator', () => {
   it('fetches an SVID for a CSR carrying the expected ID and schedules renewal at half-life', async () => {
@@ -108,8 +118,7 @@ describe('SvidRotator', () => {
     const seen: X509Svid[] = [];
     r.onChange((svid) => seen.push(svid));
     h.clock.t = h.scheduler.pending()[0]!;
-    assert.equal(h.scheduler.fireDue(h.clock.t), 1);
-    await settle();
+    await fireRenewal(h, r);
     assert.equal(seen.length, 1);
     const second = r.getX509Svid();
     assert.equal(seen[0], second);
@@ -139,8 +148,7 @@ describe('SvidRotator', () => {
     // random() = 0 takes half of each backoff step: 500, 1000, 2000, 4000, 4000 (capped at 8000/2).
     const expectedDelays = [500, 1000, 2000, 4000, 4000];
     for (const [i, delay] of expectedDelays.entries()) {
-      h.scheduler.fireDue(h.clock.t);
-      await settle();
+      await fireRenewal(h, r);
       const failure = events.at(-1);
       assert.equal(failure?.type, 'fetch-failed');
       if (failure?.type !== 'fetch-failed') return;
@@ -151,8 +159,7 @@ describe('SvidRotator', () => {
       h.clock.t += delay;
     }
     h.failWith = undefined;
-    h.scheduler.fireDue(h.clock.t);
-    await settle();
+    await fireRenewal(h, r);
     assert.equal(events.at(-1)?.type, 'rotated');
     assert.notEqual(r.getX509Svid(), first);
   });

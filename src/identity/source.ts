@@ -9,9 +9,7 @@
  * failed fetch rejects with whatever `fetch` threw.
  */
 import { systemClock, type Clock } from './clock.js';
-import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { Oid } from './ca/algorithms.js';
-import * as der from './ca/der.js';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { rotationTime } from './ca/rotation.js';
 import { IdentityError } from './errors.js';
 import type { SpiffeId } from './spiffe-id.js';
@@ -125,17 +123,9 @@ function sourceError(code: string, message: string, hint?: string, cause?: unkno
   return new IdentityError(code, message, hint, cause === undefined ? undefined : { cause });
 }
 
-// An ID-less PKCS#10 request: the authority fills in the identity it grants (pod SVIDs).
-function unnamedCsr(privateKey: KeyObject): Buffer {
-  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  const info = der.sequence(der.integer(0n), der.sequence(), spki, der.tlv(0xa0));
-  const signature = sign('sha256', info, privateKey);
-  return der.sequence(info, der.sequence(der.oid(Oid.ecdsaWithSha256)), der.bitString(signature));
-}
-
-/** Builds the CSR an SvidRotator sends: with the URI SAN when the identity is known. */
+/** Builds the CSR an SvidRotator sends: with the URI SAN when the identity is known, else ID-less (the authority fills it in). */
 export function svidRequest(privateKey: KeyObject, id: SpiffeId | undefined): Buffer {
-  return id === undefined ? unnamedCsr(privateKey) : createCsr(privateKey, id);
+  return createCsr(privateKey, id);
 }
 
 /**

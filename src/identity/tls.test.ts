@@ -6,18 +6,20 @@ import type { AddressInfo } from 'node:net';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { BundleSet, X509Bundle } from './bundle/x509-bundle.js';
-import { createRootCa, type CertificateAuthority } from './ca/ca.js';
+import { createRootCa, loadCa, type CertificateAuthority } from './ca/ca.js';
 import { signSvid } from './ca/sign.js';
 import { IdentityError } from './errors.js';
 import { StaticX509Source, type X509Source } from './source.js';
 import { TrustDomain, workloadId, type SpiffeId } from './spiffe-id.js';
 import { authorizeAny, authorizeId, authorizeMemberOf, type Authorizer } from './svid/verify.js';
 import type { X509Svid } from './svid/x509-svid.js';
-import { makeCertificate, type TestCert } from './testing.js';
+import { makeCertificate, makeChain, type TestCert } from './testing.js';
 import {
   clientTlsOptions,
   keepServerContextFresh,
   peerChain,
+  VerifiedCertificateCache,
+  verifiedPeerCertificates,
   serverTlsOptions,
   verifiedConnectionListener,
   refuseUnverifiedPeers,
@@ -298,5 +300,138 @@ describe('peerChain', () => {
 
   it('refuses an unreadable certificate with a code', () => {
     assert.throws(() => peerChain({ raw: Buffer.from('junk') } as never), { code: 'PODGATE_E_TLS_PEER_CERT' });
+  });
+});
+
+describe('VerifiedCertificateCache', () => {
+  let leaves: ReturnType<typeof parseCertificate>[];
+  before(() => {
+    const ca = createRootCa({ trustDomain: td, now: NOW - HOUR, ttlMs: 48 * HOUR });
+    leaves = [0, 1, 2].map((i) => issue(ca, workloadId(td, 'cache', `w${i}`)).certificates[0]!);
+  });
+  const unbounded = { maxEntries: 1000, maxBytes: 1 << 30, maxCertificateBytes: 1 << 20 };
+
+  it('drops the least recently used entry beyond maxEntries', () => {
+    const cache = new VerifiedCertificateCache({ ...unbounded, maxEntries: 2 });
+    const [a, b, c] = leaves as [typeof leaves[0], typeof leaves[0], typeof leaves[0]];
+    cache.remember([a]);
+    cache.remember([b]);
+    assert.equal(cache.get(a.der), a, 'a is now the most recently used');
+    cache.remember([c]);
+    assert.deepEqual([cache.get(a.der), cache.get(b.der), cache.get(c.der)], [a, undefined, c]);
+  });
+
+  it('keeps the total DER bytes under maxBytes', () => {
+    const [a, b, c] = leaves as [typeof leaves[0], typeof leaves[0], typeof leaves[0]];
+    const cache = new VerifiedCertificateCache({ ...unbounded, maxBytes: b.der.length + c.der.length });
+    for (const leaf of [a, b, c]) cache.remember([leaf]);
+    assert.ok(cache.bytes <= b.der.length + c.der.length);
+    assert.deepEqual([cache.get(a.der), cache.get(b.der), cache.get(c.der)], [undefined, b, c]);
+  });
+
+  it('never keeps a certificate larger than maxCertificateBytes', () => {
+    const cache = new VerifiedCertificateCache({ ...unbounded, maxCertificateBytes: leaves[0]!.der.length - 1 });
+    cache.remember([leaves[0]!]);
+    assert.equal(cache.size, 0);
+    assert.equal(cache.bytes, 0);
+  });
+
+  it('completes a lone leaf with its intermediates only while all of them are kept', () => {
+    const chain = makeChain({ trustDomain: td.name, now: new Date(NOW) });
+    const cache = new VerifiedCertificateCache({ ...unbounded, maxEntries: 2 });
+    cache.remember([chain.leaf.cert, chain.intermediate.cert]);
+    assert.deepEqual(cache.issuersOf(chain.leaf.cert), [chain.intermediate.cert]);
+    assert.equal(cache.issuersOf(leaves[0]!), undefined, 'unknown leaf');
+    assert.equal(cache.get(chain.leaf.cert.der), chain.leaf.cert);
+    cache.remember([leaves[0]!]);
+    assert.equal(cache.get(chain.intermediate.cert.der), undefined, 'the intermediate was the least recently used');
+    assert.equal(cache.issuersOf(chain.leaf.cert), undefined);
+  });
+});
+
+describe('peer certificates are remembered only from verified chains', () => {
+  let ca: CertificateAuthority;
+  let trust: TrustOptions;
+  let run: ServerRun;
+  before(async () => {
+    ca = createRootCa({ trustDomain: td, now: NOW - HOUR, ttlMs: 48 * HOUR });
+    trust = { bundles: new BundleSet([X509Bundle.of(td, ca.roots)]), trustDomains: [td] };
+    // Anonymous clients allowed: OpenSSL lets every chain through, as on the authority server.
+    run = await startServer(new StaticX509Source(issue(ca, serverId)), trust, { bundles: trust.bundles, clock: clock(NOW), authorizer: authorizeMemberOf(td), allowAnonymous: true }, false);
+  });
+  after(() => run.server.close());
+
+  const refused: { name: string; client: () => X509Svid; code: string }[] = [
+    { name: 'a chain from an unknown CA', client: () => issue(createRootCa({ trustDomain: td, now: NOW - HOUR, ttlMs: 48 * HOUR }), clientId), code: 'PODGATE_E_SVID_CHAIN_INCOMPLETE' },
+    { name: 'a CA:TRUE leaf', client: () => caTrueLeaf(ca, clientId), code: 'PODGATE_E_SVID_LEAF_CA' },
+  ];
+  for (const c of refused) {
+    it(`forgets ${c.name}`, async () => {
+      const svid = c.client();
+      const refusedBefore = run.refused.length;
+      await runClient(run.port, new StaticX509Source(svid), trust, authorizeId(serverId));
+      assert.deepEqual(run.refused.slice(refusedBefore).map((e) => e.code), [c.code]);
+      assert.equal(verifiedPeerCertificates.get(svid.certificates[0]!.der), undefined);
+    });
+  }
+
+  it('keeps a verified peer, so its next handshake does not parse it again', async () => {
+    const client = new StaticX509Source(issue(ca, clientId));
+    const der = client.getX509Svid().certificates[0]!.der;
+    await runClient(run.port, client, trust, authorizeId(serverId));
+    const remembered = verifiedPeerCertificates.get(der);
+    assert.ok(remembered, 'remembered after it verified');
+    await runClient(run.port, client, trust, authorizeId(serverId));
+    const [first, second] = run.verified.slice(-2);
+    assert.equal(first!.chain[0], remembered);
+    assert.equal(second!.chain[0], remembered, 'the same parsed object, not a second parse');
+  });
+});
+
+describe('resumed TLS 1.3 sessions with an operator intermediate', () => {
+  it('the server still sees the full chain: OpenSSL reports only the leaf, the verified cache completes it', async () => {
+    const operator = makeChain({ trustDomain: td.name, now: new Date(NOW) });
+    const ca = loadCa({
+      trustDomain: td,
+      certificatesPem: operator.intermediate.pem,
+      bundlePem: operator.root.pem,
+      keyPem: operator.intermediate.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      now: NOW,
+    });
+    const trust: TrustOptions = { bundles: new BundleSet([X509Bundle.of(td, ca.roots)]), trustDomains: [td] };
+    const client = new StaticX509Source(issue(ca, clientId));
+    assert.equal(client.getX509Svid().certificates.length, 2, 'leaf and intermediate are presented');
+    const handshakes: { reused: boolean; chainLength: number }[] = [];
+    const refused: string[] = [];
+    const guard = { bundles: trust.bundles, clock: clock(NOW), authorizer: authorizeMemberOf(td), onRefused: (_s: TLSSocket, e: IdentityError) => refused.push(e.code) };
+    const server = createServer(
+      serverTlsOptions(new StaticX509Source(issue(ca, serverId)), trust),
+      verifiedConnectionListener(guard, (socket, peer) => {
+        handshakes.push({ reused: socket.isSessionReused(), chainLength: peer?.chain.length ?? 0 });
+        socket.end('hello\n');
+      }),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const verification = { bundles: trust.bundles, clock: clock(NOW), authorizer: authorizeId(serverId) };
+      let session: Buffer | undefined;
+      for (let i = 0; i < 2; i++) {
+        const socket = connect({ host: '127.0.0.1', port, ...clientTlsOptions(client, trust, verification), ...(session === undefined ? {} : { session }) });
+        socket.on('session', (ticket: Buffer) => (session = ticket));
+        socket.on('data', () => undefined);
+        socket.on('error', () => undefined);
+        await new Promise((resolve) => socket.on('close', resolve));
+        assert.ok(session, 'the server sent a session ticket');
+      }
+      assert.deepEqual(refused, []);
+      assert.deepEqual(handshakes, [
+        { reused: false, chainLength: 3 },
+        { reused: true, chainLength: 3 },
+      ]);
+    } finally {
+      server.close();
+    }
   });
 });

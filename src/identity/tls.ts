@@ -11,7 +11,15 @@
  * 'secureConnect'. Server side, `verifiedConnectionListener` (or `refuseUnverifiedPeers` for
  * https) runs it in 'secureConnection' before the application and destroys the socket on failure. Either way the peer is "refused at handshake": the application
  * never sees the connection. A resumed session is checked again on the server (time and
- * deny-list), but Node skips `checkServerIdentity` for a client resuming a session.
+ * deny-list), but Node skips `checkServerIdentity` for a client resuming a session. A connection
+ * lives longer than a handshake: `recheckPeer` checks a verified peer again (time, deny-list,
+ * bundle) for each later request on it.
+ *
+ * Peer certificates are parsed on every handshake unless they belonged to a chain that verified:
+ * only those are remembered (`VerifiedCertificateCache`, bounded by count and bytes), so an
+ * anonymous or refused client cannot fill memory. OpenSSL does not keep the peer's intermediates
+ * in a TLS 1.3 resumption ticket, so for a resumed session Node reports the leaf alone; the cache
+ * completes it with the intermediates that leaf was verified with (the chain is verified again).
  *
  * With a client certificate required (the default), OpenSSL failures (unknown issuer, expiry) make
  * Node drop the socket itself before 'secureConnection', without a reason; with anonymous clients
@@ -22,6 +30,7 @@
  * certificate could not be read) and `PODGATE_E_TLS_PATH_VALIDATION` (the SPIFFE checks passed but
  * OpenSSL's path validation did not).
  */
+import { createHash } from 'node:crypto';
 import type {
   ConnectionOptions,
   DetailedPeerCertificate,
@@ -37,7 +46,7 @@ import type { X509Source } from './source.js';
 import type { SpiffeId, TrustDomain } from './spiffe-id.js';
 import { verifyX509Svid, type Authorizer } from './svid/verify.js';
 import type { X509Svid } from './svid/x509-svid.js';
-import { CertificateCache, type Certificate } from './x509/certificate.js';
+import { parseCertificate, type Certificate } from './x509/certificate.js';
 import { encodePem } from './x509/pem.js';
 
 /** Which peers to trust: the bundles, and the trust domains whose authorities go into `ca`. */
@@ -122,8 +131,98 @@ export function clientTlsOptions(source: X509Source | undefined, trust: TrustOpt
   };
 }
 
-/** Peers present the same certificates on every handshake: parse each once (and keep its signature checks). */
-const peerCertificates = new CertificateCache(4096);
+export interface CertificateCacheLimits {
+  readonly maxEntries: number;
+  /** Total DER bytes of the cached certificates. */
+  readonly maxBytes: number;
+  /** Larger certificates are never cached (SVIDs and CA certificates are well under 2 KiB). */
+  readonly maxCertificateBytes: number;
+}
+
+export const DEFAULT_CERTIFICATE_CACHE_LIMITS: CertificateCacheLimits = { maxEntries: 4096, maxBytes: 4 * 1024 * 1024, maxCertificateBytes: 8 * 1024 };
+
+interface CachedCertificate {
+  readonly cert: Certificate;
+  /** Keys of the intermediates presented after this certificate when it was a verified leaf. */
+  readonly issuers: readonly string[];
+}
+
+function certificateKey(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('base64');
+}
+
+/**
+ * Certificates of verified peer chains by SHA-256 of their DER, least recently used dropped first.
+ * Peers present the same SVID on every handshake for its whole lifetime, so this turns a parse
+ * into a hash and a lookup, and the verifier's signature cache (keyed by these objects) hits too.
+ */
+export class VerifiedCertificateCache {
+  private readonly entries = new Map<string, CachedCertificate>();
+  private totalBytes = 0;
+
+  constructor(private readonly limits: CertificateCacheLimits = DEFAULT_CERTIFICATE_CACHE_LIMITS) {}
+
+  /** The remembered certificate with this DER, or undefined. */
+  get(der: Uint8Array): Certificate | undefined {
+    return this.touch(certificateKey(der))?.cert;
+  }
+
+  /** The intermediates `leaf` was verified with, or undefined when it is unknown or any of them was dropped. */
+  issuersOf(leaf: Certificate): Certificate[] | undefined {
+    const entry = this.touch(certificateKey(leaf.der));
+    if (entry === undefined) return undefined;
+    const issuers: Certificate[] = [];
+    for (const key of entry.issuers) {
+      const issuer = this.touch(key);
+      if (issuer === undefined) return undefined;
+      issuers.push(issuer.cert);
+    }
+    return issuers;
+  }
+
+  /** Remembers a presented chain (leaf first) that verified. */
+  remember(chain: readonly Certificate[]): void {
+    const keys = chain.map((cert) => certificateKey(cert.der));
+    // Intermediates first, so the leaf is the most recently used and its issuers are evicted after it.
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const cert = chain[i]!;
+      if (cert.der.length > this.limits.maxCertificateBytes) continue;
+      const key = keys[i]!;
+      const known = this.entries.get(key);
+      if (known !== undefined) {
+        this.entries.delete(key);
+        this.totalBytes -= known.cert.der.length;
+      }
+      this.entries.set(key, { cert: known?.cert ?? cert, issuers: i === 0 ? keys.slice(1) : (known?.issuers ?? []) });
+      this.totalBytes += cert.der.length;
+    }
+    while (this.entries.size > this.limits.maxEntries || this.totalBytes > this.limits.maxBytes) {
+      const [oldest, entry] = this.entries.entries().next().value as [string, CachedCertificate];
+      this.entries.delete(oldest);
+      this.totalBytes -= entry.cert.der.length;
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** DER bytes held. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  private touch(key: string): CachedCertificate | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry;
+  }
+}
+
+/** The certificates of every peer chain this process verified (see `VerifiedCertificateCache`). */
+export const verifiedPeerCertificates = new VerifiedCertificateCache();
 
 function isDetailed(cert: PeerCertificate): cert is DetailedPeerCertificate {
   return 'issuerCertificate' in cert;
@@ -132,6 +231,7 @@ function isDetailed(cert: PeerCertificate): cert is DetailedPeerCertificate {
 /**
  * The peer's chain, leaf first, as Node reports it. Node appends issuers it found in its own
  * store; self-issued certificates after the leaf are dropped, since roots come from the bundle.
+ * A lone leaf that was verified before (a resumed session) gets the intermediates it came with.
  */
 export function peerChain(cert: PeerCertificate | undefined): Certificate[] {
   if (cert === undefined || !Buffer.isBuffer(cert.raw) || cert.raw.length === 0) return [];
@@ -144,13 +244,14 @@ export function peerChain(cert: PeerCertificate | undefined): Certificate[] {
     seen.add(key);
     let parsed: Certificate;
     try {
-      parsed = peerCertificates.parse(at.raw);
+      parsed = verifiedPeerCertificates.get(at.raw) ?? parseCertificate(at.raw);
     } catch (cause) {
       throw new IdentityError('PODGATE_E_TLS_PEER_CERT', `cannot read the peer certificate: ${(cause as Error).message}`, undefined, { cause });
     }
     if (chain.length === 0 || !parsed.subjectDer.equals(parsed.issuerDer)) chain.push(parsed);
     at = isDetailed(at) ? at.issuerCertificate : undefined;
   }
+  if (chain.length === 1) chain.push(...(verifiedPeerCertificates.issuersOf(chain[0]!) ?? []));
   return chain;
 }
 
@@ -158,12 +259,26 @@ export function peerChain(cert: PeerCertificate | undefined): Certificate[] {
 export function verifyPeerCertificate(cert: PeerCertificate | undefined, verification: PeerVerification): VerifiedPeer {
   const chain = peerChain(cert);
   if (chain.length === 0) throw new IdentityError('PODGATE_E_TLS_NO_PEER_CERT', 'the peer presented no certificate', 'present an X509-SVID');
+  const peer = verifyChain(chain, verification);
+  verifiedPeerCertificates.remember(chain);
+  return peer;
+}
+
+function verifyChain(chain: readonly Certificate[], verification: PeerVerification): VerifiedPeer {
   const { id, chain: verified } = verifyX509Svid(chain, verification.bundles, {
     now: new Date(verification.clock.now()),
     ...(verification.isRevoked === undefined ? {} : { isRevoked: verification.isRevoked }),
   });
   verification.authorizer(id, verified);
   return { id, chain: verified };
+}
+
+/**
+ * Checks a peer verified at handshake again, for a later request on the same connection: its
+ * validity at `clock`, the deny-list and the current bundle. Throws IdentityError.
+ */
+export function recheckPeer(peer: VerifiedPeer, verification: PeerVerification): VerifiedPeer {
+  return verifyChain(peer.chain, verification);
 }
 
 /** The peer of a connected TLS socket, verified as an SVID. Throws IdentityError. */

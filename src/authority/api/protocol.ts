@@ -10,11 +10,14 @@
  * - PODGATE_E_API_BAD_REQUEST (400)       a field is missing, of the wrong type, or not base64
  * - PODGATE_E_API_UNAUTHENTICATED (401)   the route needs a client SVID and none was presented
  * - PODGATE_E_API_NOT_AGENT (403)         the client SVID is not an agent's
+ * - PODGATE_E_API_PEER_REFUSED (403)      the client SVID verified at handshake no longer does
+ *                                         (expired, deny-listed, CA pruned); the connection closes
  * - PODGATE_E_API_INTERNAL (500)          an unexpected failure (details stay in the server's events)
  * - any IdentityError code from the authority (CSR defects, join tokens, pod placement, ...),
  *   with the status `statusForCode` gives it.
  */
 import { IdentityError } from '../../identity/errors.js';
+import { isRecord } from '../../manifest/document.js';
 
 export const API_PATHS = {
   attest: '/v1/attest',
@@ -77,6 +80,7 @@ export const ApiCode = {
   badRequest: 'PODGATE_E_API_BAD_REQUEST',
   unauthenticated: 'PODGATE_E_API_UNAUTHENTICATED',
   notAgent: 'PODGATE_E_API_NOT_AGENT',
+  peerRefused: 'PODGATE_E_API_PEER_REFUSED',
   internal: 'PODGATE_E_API_INTERNAL',
   /** Client side: the response was not the documented shape. */
   badResponse: 'PODGATE_E_API_BAD_RESPONSE',
@@ -93,6 +97,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   [ApiCode.badRequest]: 400,
   [ApiCode.unauthenticated]: 401,
   [ApiCode.notAgent]: 403,
+  [ApiCode.peerRefused]: 403,
   [ApiCode.internal]: 500,
 };
 
@@ -119,10 +124,6 @@ export function apiError(code: string, message: string, hint?: string): Identity
 
 export function errorBody(error: IdentityError): ErrorBody {
   return { error: { code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) } };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -11,8 +11,9 @@ import { clientTlsOptions } from '../../identity/tls.js';
 import { StaticX509Source, svidRequest } from '../../identity/source.js';
 import { agentId, authorityServerId, TrustDomain, workloadId } from '../../identity/spiffe-id.js';
 import { parseCertificates } from '../../identity/x509/certificate.js';
+import { Authority } from '../authority.js';
 import { MAX_BODY_BYTES, statusForCode } from './protocol.js';
-import { directSvid, errorCode, rawRequest, startTestAuthority, type RawRequest, type TestAuthority } from './testing.js';
+import { directSvid, errorCode, keepAliveClient, rawRequest, startTestAuthority, type RawRequest, type TestAuthority } from './testing.js';
 
 const td = TrustDomain.parse('cluster.local');
 const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -62,6 +63,16 @@ describe('authority API server', () => {
     const res = await rawRequest(t, { method: 'POST', path: '/v1/renew', identity: agent, ...json({ csr: csr() }) });
     assert.equal(res.status, 200, res.text);
     assert.equal((res.json as { spiffeId: string }).spiffeId, agentId(td, 'node-a').toString());
+  });
+
+  it('audits renewals as agent SVIDs and its own SVID as the authority', () => {
+    const renewed = t.authority.issued({ spiffeId: agentId(td, 'node-a').toString() })[0]!;
+    assert.equal(renewed.kind, 'agent');
+    assert.equal(renewed.requester, agentId(td, 'node-a').toString());
+    const own = t.authority.issued({ spiffeId: authorityServerId(td).toString() });
+    assert.equal(own.length, 1);
+    assert.equal(own[0]!.kind, 'authority');
+    assert.equal(own[0]!.serial, t.server.source.getX509Svid().certificates[0]!.serialHex);
   });
 
   it('POST /v1/attest with a join token, once', async () => {
@@ -213,5 +224,74 @@ describe('authority API server', () => {
     const res = await rawRequest(t, { method: 'POST', path: '/v1/svid', identity: agent, ...json({ namespace: 'default', pod: 'web-1', csr: csr() }) });
     assert.equal(res.status, 200);
     assert.ok(!t.events.some((e) => e.type === 'internal-error'), 'no internal errors');
+  });
+});
+
+describe('authority API server: a connection outlives its handshake', () => {
+  // Each row takes the agent's standing away between two requests on one kept-alive connection.
+  const cases: { name: string; revoke: (t: TestAuthority, serial: bigint, notAfter: Date) => void; because: string }[] = [
+    { name: 'deny-listed by this process', revoke: (t, serial) => t.authority.deny(serial, 'node decommissioned'), because: 'PODGATE_E_SVID_REVOKED' },
+    {
+      name: 'deny-listed by another process (podgate identity deny)',
+      revoke: (t, serial) => {
+        const cli = Authority.open(t.stateDir, { clock: t.clock });
+        try {
+          cli.deny(serial, 'node decommissioned');
+        } finally {
+          cli.close();
+        }
+      },
+      because: 'PODGATE_E_SVID_REVOKED',
+    },
+    { name: 'expired at the injected clock', revoke: (t, _serial, notAfter) => t.clock.set(notAfter.getTime() + 1), because: 'PODGATE_E_SVID_EXPIRED' },
+  ];
+  for (const c of cases) {
+    it(`refuses the next request on the same connection: ${c.name}`, async () => {
+      const t = await startTestAuthority(td);
+      const node = new StaticX509Source(directSvid(t.authority, agentId(td, 'node-k')));
+      const client = keepAliveClient(t, node);
+      try {
+        const renew = { method: 'POST', path: '/v1/renew', ...json({ csr: csr() }) };
+        const first = await client.request(renew);
+        assert.equal(first.status, 200, first.text);
+        const leaf = node.getX509Svid().certificates[0]!;
+        c.revoke(t, leaf.serial, leaf.notAfter);
+
+        const second = await client.request(renew);
+        assert.equal(second.reused, true, 'same connection as the first request');
+        assert.equal(second.status, 403, second.text);
+        assert.equal(errorCode(second), 'PODGATE_E_API_PEER_REFUSED');
+        assert.equal(statusForCode('PODGATE_E_API_PEER_REFUSED'), 403);
+        assert.match(second.text, new RegExp(c.because));
+        assert.equal(second.headers.connection, 'close');
+        assert.equal(t.authority.issued({ spiffeId: agentId(td, 'node-k').toString() }).length, 2, 'only the first renewal signed anything');
+      } finally {
+        client.close();
+        await t.cleanup();
+      }
+    });
+  }
+});
+
+describe('authority API server: CA rotation by another process', () => {
+  it('serves an agent whose SVID the new CA signed, without refreshTrust', async () => {
+    const t = await startTestAuthority(td);
+    const cli = Authority.open(t.stateDir, { clock: t.clock });
+    try {
+      cli.prepareRotation();
+      // Forced: OpenSSL checks validity against the real clock, so the injected one cannot move an SVID lifetime ahead here.
+      cli.activatePrepared({ force: true });
+      const node = new StaticX509Source(directSvid(cli, agentId(td, 'node-n')));
+      assert.notEqual(node.getX509Svid().certificates[0]!.issuer, t.server.source.getX509Svid().certificates[0]!.issuer, 'signed by the new CA');
+
+      // The client trusts what the other process published; nothing in this test touches the serving authority first.
+      const res = await rawRequest(t, { method: 'POST', path: '/v1/renew', identity: node, trustBundle: cli.bundle(), ...json({ csr: csr() }) });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(parseCertificates((res.json as { bundle: { pem: string } }).bundle.pem).length, 2, 'both roots in the bundle');
+      assert.ok(!t.events.some((e) => e.type === 'handshake-refused'), 'no handshake was refused');
+    } finally {
+      cli.close();
+      await t.cleanup();
+    }
   });
 });

@@ -9,9 +9,16 @@
  *
  * Client certificates are checked right after the handshake (`refuseUnverifiedPeers`): a presented
  * chain must verify against the authority's live bundle, belong to its trust domain and not be
- * deny-listed, or the connection is refused at handshake. Bad input never crashes the server: each
- * defect is a coded JSON error (see protocol.ts); unexpected failures are a 500 without details,
- * reported through `onEvent`.
+ * deny-listed, or the connection is refused at handshake. Keep-alive connections outlive that
+ * check, so every request from an authenticated peer is checked again (validity at the injected
+ * clock, deny-list, bundle) before routing; a peer that fails is answered 403
+ * `PODGATE_E_API_PEER_REFUSED` and the connection is closed.
+ *
+ * The TLS context (the `ca` list OpenSSL validates client chains with) follows the bundle: before
+ * each connection the server asks the authority whether its state changed (`sync`, one read), and
+ * the authority's `onBundleChange` swaps the context, also when another process (`podgate identity
+ * ca ...`) rotated the CA. Bad input never crashes the server: each defect is a coded JSON error
+ * (see protocol.ts); unexpected failures are a 500 without details, reported through `onEvent`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -25,7 +32,18 @@ import { SvidRotator, timerScheduler, type Scheduler, type X509Source } from '..
 import { authorityServerId, type SpiffeId, type TrustDomain } from '../../identity/spiffe-id.js';
 import { authorizeMemberOf } from '../../identity/svid/verify.js';
 import type { Certificate } from '../../identity/x509/certificate.js';
-import { keepServerContextFresh, peerOf, refuseUnverifiedPeers, secureContextOptions, serverTlsOptions, type TrustOptions } from '../../identity/tls.js';
+import {
+  keepServerContextFresh,
+  peerOf,
+  recheckPeer,
+  refuseUnverifiedPeers,
+  secureContextOptions,
+  serverTlsOptions,
+  type PeerVerification,
+  type TrustOptions,
+  type VerifiedPeer,
+} from '../../identity/tls.js';
+import { agentNode } from '../attestation.js';
 import {
   API_PATHS,
   ApiCode,
@@ -54,9 +72,13 @@ export interface AuthorityService {
   spiffeBundle(): SpiffeBundle;
   attestAgent(request: { token: string; csrDer: Uint8Array }): IssuedSvidLike;
   issueForPod(request: { agent: SpiffeId; namespace: string; pod: string; csrDer: Uint8Array }): IssuedSvidLike;
-  /** Without `ttlMs` the authority's default lifetime applies. */
-  issue(request: { id: SpiffeId; csrDer: Uint8Array; requester?: string }): IssuedSvidLike;
+  renewAgent(request: { agent: SpiffeId; csrDer: Uint8Array }): IssuedSvidLike;
+  issueServerSvid(request: { csrDer: Uint8Array }): IssuedSvidLike;
   isDenied(serial: bigint): boolean;
+  /** Catches up with state other processes changed (cheap when none did). */
+  sync(): void;
+  /** Calls `listener` after the bundle changed; returns the remover. */
+  onBundleChange(listener: () => void): () => void;
 }
 
 export type ApiEvent =
@@ -79,7 +101,6 @@ export interface AuthorityServerOptions {
   readonly onEvent?: (event: ApiEvent) => void;
 }
 
-const AGENT_PATH = /^\/podgate\/agent\/[^/]+$/;
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 type Route = { readonly method: 'GET' | 'POST'; readonly handle: (request: ApiRequest) => Promise<unknown> | unknown };
@@ -90,23 +111,40 @@ interface ApiRequest {
   readonly peer: SpiffeId | undefined;
 }
 
-function isAgentId(id: SpiffeId, td: TrustDomain): boolean {
-  return id.memberOf(td) && AGENT_PATH.test(id.path);
+/** What `start` builds before the server exists: one bundle view for the TLS context and every peer check. */
+interface ServerParts {
+  readonly server: Server;
+  readonly rotator: SvidRotator;
+  readonly trust: TrustOptions;
+  readonly verification: PeerVerification;
+  readonly emit: (event: ApiEvent) => void;
+  readonly url: string;
+  readonly port: number;
 }
 
 export class AuthorityServer {
   private readonly routes: ReadonlyMap<string, Route>;
   private readonly stops: (() => void)[] = [];
   private closed = false;
+  private readonly server: Server;
+  private readonly rotator: SvidRotator;
+  private readonly trust: TrustOptions;
+  private readonly verification: PeerVerification;
+  private readonly emit: (event: ApiEvent) => void;
+  readonly url: string;
+  readonly port: number;
 
   private constructor(
     private readonly options: AuthorityServerOptions,
-    private readonly server: Server,
-    private readonly rotator: SvidRotator,
-    private readonly emit: (event: ApiEvent) => void,
-    readonly url: string,
-    readonly port: number,
+    parts: ServerParts,
   ) {
+    this.server = parts.server;
+    this.rotator = parts.rotator;
+    this.trust = parts.trust;
+    this.verification = parts.verification;
+    this.emit = parts.emit;
+    this.url = parts.url;
+    this.port = parts.port;
     this.routes = new Map<string, Route>([
       [API_PATHS.attest, { method: 'POST', handle: (r) => this.attest(r) }],
       [API_PATHS.renew, { method: 'POST', handle: (r) => this.renew(r) }],
@@ -126,7 +164,7 @@ export class AuthorityServer {
       clock,
       scheduler: options.scheduler ?? timerScheduler(clock),
       random: options.random ?? Math.random,
-      fetch: async (csrDer) => authority.issue({ id: serverId, csrDer, requester: 'authority-api' }).chain,
+      fetch: async (csrDer) => authority.issueServerSvid({ csrDer }).chain,
     });
     const emit = (event: ApiEvent): void => {
       try {
@@ -144,6 +182,7 @@ export class AuthorityServer {
     // The live bundle: CA rotation is seen by the next handshake without a restart.
     const bundles = { getX509BundleForTrustDomain: (t: TrustDomain) => (t.equals(td) ? authority.bundle() : undefined) };
     const trust: TrustOptions = { bundles, trustDomains: [td] };
+    const verification: PeerVerification = { bundles, clock, authorizer: authorizeMemberOf(td), isRevoked: (leaf: Certificate) => authority.isDenied(leaf.serial) };
     const server = createServer({ ...serverTlsOptions(rotator, trust, { requireClientCertificate: false }) });
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
@@ -156,18 +195,32 @@ export class AuthorityServer {
       });
     });
     const port = (server.address() as AddressInfo).port;
-    const api = new AuthorityServer(options, server, rotator, emit, `https://${host.includes(':') ? `[${host}]` : host}:${port}`, port);
+    const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const api = new AuthorityServer(options, { server, rotator, trust, verification, emit, url, port });
+    // Before the TLS socket takes the current context: has another process changed the bundle?
+    const syncBeforeHandshake = (): void => {
+      try {
+        authority.sync();
+      } catch (error) {
+        emit({ type: 'internal-error', error });
+      }
+    };
+    server.prependListener('connection', syncBeforeHandshake);
     api.stops.push(
+      () => server.removeListener('connection', syncBeforeHandshake),
       refuseUnverifiedPeers(server, {
-        bundles,
-        clock,
-        authorizer: authorizeMemberOf(td),
-        isRevoked: (leaf: Certificate) => authority.isDenied(leaf.serial),
+        ...verification,
         allowAnonymous: true,
         onRefused: (socket: TLSSocket, error) =>
           emit({ type: 'handshake-refused', code: error.code, message: error.message, ...(socket.remoteAddress === undefined ? {} : { remoteAddress: socket.remoteAddress }) }),
       }),
-      keepServerContextFresh({ server, source: rotator, trust, onError: (error) => emit({ type: 'internal-error', error }) }),
+      keepServerContextFresh({
+        server,
+        source: rotator,
+        trust,
+        onBundleChange: (listener) => authority.onBundleChange(listener),
+        onError: (error) => emit({ type: 'internal-error', error }),
+      }),
     );
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       api.handle(req, res).catch((error: unknown) => emit({ type: 'internal-error', error }));
@@ -181,11 +234,9 @@ export class AuthorityServer {
     return this.rotator;
   }
 
-  /** Re-reads the bundle into the TLS context (call after CA rotation steps). */
+  /** Re-reads the bundle into the TLS context now. Not needed after CA rotation: bundle changes reach the context by themselves. */
   refreshTrust(): void {
-    const td = this.options.authority.trustDomain;
-    const bundles = { getX509BundleForTrustDomain: (t: TrustDomain) => (t.equals(td) ? this.options.authority.bundle() : undefined) };
-    this.server.setSecureContext(secureContextOptions(this.rotator, { bundles, trustDomains: [td] }));
+    this.server.setSecureContext(secureContextOptions(this.rotator, this.trust));
   }
 
   /** Stops listening, drops open connections and stops rotating the server SVID. */
@@ -202,10 +253,12 @@ export class AuthorityServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? '';
     const path = (req.url ?? '').split('?')[0] ?? '';
-    const peer = peerOf(req.socket)?.id;
+    const verified = peerOf(req.socket);
+    const peer = verified?.id;
     let status = 200;
     let code: string | undefined;
     try {
+      if (verified !== undefined) this.recheck(verified);
       const route = this.routes.get(path);
       if (!route) throw apiError(ApiCode.notFound, `no such endpoint: ${path.slice(0, 200)}`, `endpoints: ${Object.values(API_PATHS).join(', ')}`);
       if (method !== route.method) {
@@ -221,10 +274,20 @@ export class AuthorityServer {
       if (!(error instanceof IdentityError)) this.emit({ type: 'internal-error', error });
       status = statusForCode(coded.code);
       code = coded.code;
-      if (coded.code === ApiCode.bodyTooLarge) res.setHeader('Connection', 'close');
+      if (coded.code === ApiCode.bodyTooLarge || coded.code === ApiCode.peerRefused) res.setHeader('Connection', 'close');
       this.send(res, status, errorBody(coded));
     }
     this.emit({ type: 'response', method, path: path.slice(0, 200), status, ...(code === undefined ? {} : { code }), ...(peer === undefined ? {} : { peer: peer.toString() }) });
+  }
+
+  // The handshake verified this peer once; the connection may have outlived its SVID or its standing.
+  private recheck(peer: VerifiedPeer): void {
+    try {
+      recheckPeer(peer, this.verification);
+    } catch (error) {
+      if (!(error instanceof IdentityError)) throw error;
+      throw apiError(ApiCode.peerRefused, `the client SVID is no longer accepted (${error.code}): ${error.message}`, 'reconnect with a current node SVID; a deny-listed node must attest again');
+    }
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
@@ -274,7 +337,7 @@ export class AuthorityServer {
   private requireAgent(peer: SpiffeId | undefined): SpiffeId {
     const td = this.options.authority.trustDomain;
     if (peer === undefined) throw apiError(ApiCode.unauthenticated, 'this endpoint needs the agent node SVID (mutual TLS)', 'attest first (POST /v1/attest) and present the node SVID');
-    if (!isAgentId(peer, td)) throw apiError(ApiCode.notAgent, `${peer} is not a node agent identity`, `only spiffe://${td.name}/podgate/agent/NODE may call this endpoint`);
+    if (agentNode(peer, td) === undefined) throw apiError(ApiCode.notAgent, `${peer} is not a node agent identity`, `only spiffe://${td.name}/podgate/agent/NODE may call this endpoint`);
     return peer;
   }
 
@@ -302,7 +365,7 @@ export class AuthorityServer {
   private renew({ body, peer }: ApiRequest): SvidResponse {
     const agent = this.requireAgent(peer);
     const csrDer = decodeBase64(stringField(body, 'csr'), 'csr');
-    return this.svidResponse(this.options.authority.issue({ id: agent, csrDer, requester: agent.toString() }));
+    return this.svidResponse(this.options.authority.renewAgent({ agent, csrDer }));
   }
 
   private podSvid({ body, peer }: ApiRequest): SvidResponse {

@@ -5,11 +5,11 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
-import { BundleSet } from '../../identity/bundle/x509-bundle.js';
+import { BundleSet, type X509Bundle } from '../../identity/bundle/x509-bundle.js';
 import type { Scheduler, X509Source } from '../../identity/source.js';
 import { authorityServerId, type SpiffeId, type TrustDomain } from '../../identity/spiffe-id.js';
 import { authorizeId } from '../../identity/svid/verify.js';
@@ -52,6 +52,8 @@ export class ManualScheduler implements Scheduler {
 
 export interface TestAuthority {
   readonly authority: Authority;
+  /** The authority's state directory (open a second `Authority` on it to act as another process). */
+  readonly stateDir: string;
   readonly server: AuthorityServer;
   readonly pods: StaticPodDirectory;
   readonly clock: ManualClock;
@@ -70,7 +72,8 @@ export async function startTestAuthority(trustDomain: TrustDomain): Promise<Test
   const dir = mkdtempSync(join(tmpdir(), 'podgate-api-'));
   const clock = new ManualClock(Date.now());
   const pods = new StaticPodDirectory();
-  const authority = Authority.init(join(dir, 'state'), { trustDomain, clock, pods });
+  const stateDir = join(dir, 'state');
+  const authority = Authority.init(stateDir, { trustDomain, clock, pods });
   const scheduler = new ManualScheduler();
   const events: ApiEvent[] = [];
   const waiters: { match: (event: ApiEvent) => boolean; resolve: (event: ApiEvent) => void }[] = [];
@@ -85,6 +88,7 @@ export async function startTestAuthority(trustDomain: TrustDomain): Promise<Test
   const server = await AuthorityServer.start({ authority, clock, scheduler, random: () => 0, onEvent });
   return {
     authority,
+    stateDir,
     server,
     pods,
     clock,
@@ -123,16 +127,37 @@ export interface RawRequest {
   /** Send the body as chunked transfer encoding in pieces of this size. */
   readonly chunked?: number;
   readonly identity?: X509Source;
+  /** The client's trust bundle; default the test authority's (reading it makes that authority catch up with the state). */
+  readonly trustBundle?: X509Bundle;
 }
 
 /** One HTTPS request to the test authority, trusting its bundle and checking its server ID. */
 export function rawRequest(t: TestAuthority, r: RawRequest): Promise<RawResponse> {
+  return send(t, r, false);
+}
+
+export interface KeepAliveClient {
+  /** `reused` is true when the request went over the connection an earlier request opened. */
+  request(r: Omit<RawRequest, 'identity'>): Promise<RawResponse & { readonly reused: boolean }>;
+  close(): void;
+}
+
+/** Requests with one identity over one kept-alive connection (a new one only after the server closed it). */
+export function keepAliveClient(t: TestAuthority, identity: X509Source): KeepAliveClient {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  return {
+    request: (r) => send(t, { ...r, identity }, agent),
+    close: () => agent.destroy(),
+  };
+}
+
+function send(t: TestAuthority, r: RawRequest, agent: Agent | false): Promise<RawResponse & { readonly reused: boolean }> {
   const td = t.authority.trustDomain;
-  const bundles = new BundleSet([t.authority.bundle()]);
+  const bundles = new BundleSet([r.trustBundle ?? t.authority.bundle()]);
   const tls = clientTlsOptions(r.identity, { bundles, trustDomains: [td] }, { bundles, clock: t.clock, authorizer: authorizeId(authorityServerId(td)) });
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...(r.headers ?? {}) };
-    const req = request({ host: '127.0.0.1', port: t.server.port, method: r.method, path: r.path, agent: false, headers, ...tls }, (res) => {
+    const req = request({ host: '127.0.0.1', port: t.server.port, method: r.method, path: r.path, agent, headers, ...tls }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
@@ -144,7 +169,7 @@ export function rawRequest(t: TestAuthority, r: RawRequest): Promise<RawResponse
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text, reused: req.reusedSocket });
       });
     });
     req.on('error', reject);

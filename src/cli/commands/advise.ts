@@ -1,9 +1,12 @@
 import { createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { Advisor, adviceToYaml, POLICY_FORMATS, type Advice, type PolicyFormat } from '../../advise/advise.js';
-import { feedStream } from '../../advise/input.js';
+import { detectInputKind, feedStream } from '../../advise/input.js';
+import { adviseFileInParallel, PARALLEL_MIN_BYTES } from '../../advise/parallel.js';
 import { SkipReport } from '../../flow/jsonl.js';
 import { asCliError, CliError, collect, loadForEvaluation, stdio, type Output } from '../common.js';
 
@@ -16,6 +19,7 @@ interface AdviseCommandOptions {
   namespace: string[];
   format: string;
   requireAuth?: boolean;
+  workers?: string;
 }
 
 /** Everything `podgate advise` needs, so tests and benchmarks can run it without a process. */
@@ -30,6 +34,8 @@ export interface AdviseRun {
   readonly requireAuth: boolean;
   /** stdin for `--flows -`. */
   readonly stdin?: Readable;
+  /** Threads for a large JSON flow file (default: the machine's parallelism, at most 4); 1 reads in one pass. */
+  readonly workers?: number;
 }
 
 export function registerAdvise(program: Command, output: Output = stdio): void {
@@ -44,6 +50,7 @@ export function registerAdvise(program: Command, output: Output = stdio): void {
     .option('-n, --namespace <name>', 'advise this namespace (repeatable); default: every namespace with pods except kube-system', collect, [])
     .option('--format <format>', `${POLICY_FORMATS.join(' or ')}`, 'networkpolicy')
     .option('--require-auth', 'Cilium format: require mutual authentication (authentication.mode: required) on pod-to-pod allows')
+    .option('--workers <n>', `threads for a --flows file of JSON lines over ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB (default: the CPU count, at most 4; 1: one pass)`)
     .addHelpText(
       'after',
       [
@@ -82,6 +89,7 @@ export function registerAdvise(program: Command, output: Output = stdio): void {
           manifests: options.filename,
           ...(options.out === undefined ? {} : { out: options.out }),
           namespaces: options.namespace,
+          ...(options.workers === undefined ? {} : { workers: parseWorkers(options.workers) }),
           format: format as PolicyFormat,
           requireAuth: options.requireAuth === true,
         },
@@ -95,6 +103,15 @@ export async function runAdvise(run: AdviseRun, output: Output): Promise<number>
   const sources = [run.flows, run.flowsStore, run.server].filter((source) => source !== undefined);
   if (sources.length !== 1) throw new CliError('PODGATE_E_USAGE', sources.length === 0 ? 'no flows given' : 'give exactly one of --flows, --flows-store and --server', 'pass --flows FILE (or - for stdin), --flows-store DB or --server host:port');
   if (run.requireAuth && run.format !== 'cilium') throw new CliError('PODGATE_E_USAGE', '--require-auth needs --format cilium', 'NetworkPolicy has no authentication; add --format cilium');
+  const parallel = await startParallel(run);
+  try {
+    return await adviseWith(run, output, parallel);
+  } finally {
+    parallel?.cancel();
+  }
+}
+
+async function adviseWith(run: AdviseRun, output: Output, parallel: ParallelRun | undefined): Promise<number> {
   const scenario = loadForEvaluation(run.manifests, output);
   const cluster = scenario.cluster;
   for (const namespace of run.namespaces) {
@@ -107,8 +124,8 @@ export async function runAdvise(run: AdviseRun, output: Output): Promise<number>
   const report = new SkipReport();
   try {
     if (run.flows !== undefined) {
-      const input = openInput(run.flows, run.stdin);
-      await feedStream({ input, advisor, report, source: run.flows === '-' ? '<stdin>' : run.flows });
+      if (parallel) await parallel.into(advisor, report);
+      else await feedStream({ input: openInput(run.flows, run.stdin), advisor, report, source: run.flows === '-' ? '<stdin>' : run.flows });
     } else if (run.flowsStore !== undefined) {
       const { FlowStore } = await import('../../flow/store/store.js');
       const store = FlowStore.open(run.flowsStore, { create: false });
@@ -156,6 +173,45 @@ export function summaryLine(advice: Advice, out: string | undefined): string {
     `podgate advise: ${names.length} namespace${names.length === 1 ? '' : 's'} (${names.join(', ')}), ${stats.policies} polic${stats.policies === 1 ? 'y' : 'ies'}, ${stats.allows} allow rule${stats.allows === 1 ? '' : 's'}${out === undefined ? '' : `, written to ${out}`}`,
     `  input: ${stats.read} read, ${stats.used} used${ignored === '' ? '' : `; ignored: ${ignored}`}`,
   ].join('\n');
+}
+
+/**
+ * For a large file of JSON flow lines on a machine with several cores: workers start on it at once,
+ * before this thread loads the manifests. undefined: read it in one pass.
+ */
+type ParallelRun = ReturnType<typeof adviseFileInParallel>;
+
+async function startParallel(run: AdviseRun): Promise<ParallelRun | undefined> {
+  if (run.flows === undefined || run.flows === '-' || run.manifests.length === 0 || run.manifests.includes('-')) return undefined;
+  const workers = run.workers ?? Math.min(availableParallelism(), 4);
+  let size: number;
+  try {
+    const stats = statSync(run.flows);
+    if (!stats.isFile()) return undefined;
+    size = stats.size;
+  } catch {
+    return undefined;
+  }
+  if (workers < 2 || size < PARALLEL_MIN_BYTES || !(await startsWithJson(run.flows))) return undefined;
+  const adviseOptions = { format: run.format, requireAuth: run.requireAuth, ...(run.namespaces.length > 0 ? { namespaces: [...new Set(run.namespaces)] } : {}) };
+  return adviseFileInParallel({ path: run.flows, source: run.flows, size, workers, manifests: run.manifests, adviseOptions });
+}
+
+function parseWorkers(text: string): number {
+  const workers = Number(text);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new CliError('PODGATE_E_USAGE', `--workers "${text}" is not a number from 1 to 64`, 'e.g. --workers 2, or 1 for one pass');
+  return workers;
+}
+
+/** Whether a file's first non-blank line is JSON (flow records), not an observed-flows.tsv. */
+async function startsWithJson(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(1 << 16), 0, 1 << 16, 0);
+    return detectInputKind(buffer.toString('utf8', 0, bytesRead).split('\n').find((line) => line.trim() !== '' || line.includes('\t'))) === 'json';
+  } finally {
+    await handle.close();
+  }
 }
 
 function openInput(path: string, stdin: Readable | undefined): Readable {

@@ -1,13 +1,14 @@
 /** `podgate identity` as an operator runs it: init, issue, inspect, bundle, rotation, bad input. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { rmSync } from 'node:fs';
-import { parseCertificates } from '../../identity/x509/certificate.js';
+import { KeyUsage, parseCertificates } from '../../identity/x509/certificate.js';
+import { makeCertificate } from '../../identity/testing.js';
 import { AgentClient } from '../../authority/api/client.js';
 import { SpiffeBundle } from '../../identity/bundle/spiffe-bundle.js';
 import { X509Bundle } from '../../identity/bundle/x509-bundle.js';
@@ -81,7 +82,11 @@ test('CA rotation: prepare publishes the next CA before it signs, activate switc
   assert.equal(prepared.status, 0, prepared.stderr);
   assert.match(prepared.stdout, /prepared/);
   assert.equal(parseCertificates(run(['bundle', '--state-dir', dir]).stdout).length, 2);
-  const activated = run(['ca', 'activate', '--state-dir', dir]);
+  const early = run(['ca', 'activate', '--state-dir', dir]);
+  assert.equal(early.status, 2);
+  assert.match(early.stderr, /PODGATE_E_CA_ROTATION/);
+  assert.match(early.stderr, /--force/);
+  const activated = run(['ca', 'activate', '--force', '--state-dir', dir]);
   assert.equal(activated.status, 0, activated.stderr);
   const status = run(['ca', 'status', '--state-dir', dir]).stdout;
   assert.match(status, /CA 1 {2}retired/);
@@ -173,4 +178,82 @@ test('serve: an agent attests with a join token, then gets SVIDs only for the po
   const report = JSON.parse(audit.stdout) as { issued: { spiffeId: string }[]; refusals: unknown[] };
   assert.ok(report.issued.some((record) => record.spiffeId === 'spiffe://lab.example/ns/shop/sa/api'));
   assert.equal(report.refusals.length, 1);
+});
+
+test('issue writes the key 0600 even over an existing file or a planted symbolic link', () => {
+  const out = join(work, 'rewrite');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'svid-key.pem'), 'old', { mode: 0o644 });
+  chmodSync(join(out, 'svid-key.pem'), 0o644);
+  const args = ['issue', '--namespace', 'a', '--service-account', 'b', '--out', out, '--state-dir', state];
+  assert.equal(run(args).status, 0);
+  assert.equal(statSync(join(out, 'svid-key.pem')).mode & 0o777, 0o600);
+  const elsewhere = join(work, 'elsewhere.txt');
+  writeFileSync(elsewhere, 'untouched');
+  rmSync(join(out, 'svid-key.pem'));
+  symlinkSync(elsewhere, join(out, 'svid-key.pem'));
+  assert.equal(run(args).status, 0);
+  assert.equal(readFileSync(elsewhere, 'utf8'), 'untouched');
+  assert.ok(!lstatSync(join(out, 'svid-key.pem')).isSymbolicLink());
+  assert.equal(statSync(join(out, 'svid-key.pem')).mode & 0o777, 0o600);
+});
+
+test('inspect takes the trust domain from the bundle, not from the certificate it checks', () => {
+  // A CA of example.org signs a leaf that claims bank.example: the example.org bundle must not vouch for it.
+  const now = new Date();
+  const root = makeCertificate({ commonName: 'root', uris: ['spiffe://example.org'], isCA: true, keyUsage: KeyUsage.keyCertSign | KeyUsage.cRLSign, notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + 3_600_000) });
+  const leaf = makeCertificate({ commonName: '', issuer: root, uris: ['spiffe://bank.example/ns/vault/sa/admin'], sanCritical: true, isCA: false, keyUsage: KeyUsage.digitalSignature, notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + 3_600_000) });
+  writeFileSync(join(work, 'foreign-leaf.pem'), leaf.pem);
+  writeFileSync(join(work, 'example-bundle.pem'), root.pem);
+  const result = run(['inspect', join(work, 'foreign-leaf.pem'), '--bundle', join(work, 'example-bundle.pem'), '-o', 'json']);
+  assert.equal(result.status, 1, result.stdout + result.stderr);
+  const report = JSON.parse(result.stdout) as { chain: { status: string; code: string; bundle: string } };
+  assert.equal(report.chain.status, 'untrusted');
+  assert.equal(report.chain.code, 'PODGATE_E_SVID_NO_BUNDLE');
+  assert.match(report.chain.bundle, /trust domain example\.org/);
+  // The same leaf against its own trust domain's (here: the same) roots, said explicitly, verifies.
+  const explicit = run(['inspect', join(work, 'foreign-leaf.pem'), '--bundle', join(work, 'example-bundle.pem'), '--trust-domain', 'bank.example']);
+  assert.equal(explicit.status, 0, explicit.stdout + explicit.stderr);
+});
+
+test('inspect: an unreadable --bundle is a coded error, not an internal one', () => {
+  const svid = join(work, 'svid', 'svid.pem');
+  const junk = join(work, 'junk-bundle.pem');
+  writeFileSync(junk, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+  const badJson = join(work, 'bad-bundle.json');
+  writeFileSync(badJson, '{"keys":[{"use":"x509-svid","kty":"EC","crv":"P-256","x":"AA","y":"AA","x5c":["AAAA"]}]}');
+  for (const bundle of [junk, badJson]) {
+    const result = run(['inspect', svid, '--bundle', bundle]);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /error PODGATE_E_(X509|BUNDLE)_/);
+    assert.doesNotMatch(result.stderr, /PODGATE_E_INTERNAL|at .*\.js:\d+/);
+  }
+});
+
+test('inspect: exit 1 outside the validity window even without a bundle; a foreign key is reported whatever else is wrong', () => {
+  const svid = join(work, 'svid', 'svid.pem');
+  const late = run(['inspect', svid, '--at', '2099-01-01T00:00:00Z']);
+  assert.equal(late.status, 1, late.stdout);
+  assert.match(late.stdout, /\(expired at 2099/);
+  const fixtures = join(ROOT, '..', 'shared', 'fixtures', 'spiffe', 'go-spiffe', 'svid', 'x509svid', 'testdata');
+  const mixed = join(work, 'ca-leaf-with-foreign-key.pem');
+  writeFileSync(mixed, readFileSync(join(fixtures, 'wrong-leaf-ca-true.pem'), 'utf8') + readFileSync(join(fixtures, 'key-pkcs8-ecdsa.pem'), 'utf8'));
+  const result = run(['inspect', mixed, '-o', 'json']);
+  assert.equal(result.status, 1);
+  const report = JSON.parse(result.stdout) as { keyProblem: string; violations: { code: string }[] };
+  assert.match(report.keyProblem, /PODGATE_E_KEY_MISMATCH/);
+  assert.ok(report.violations.some((violation) => violation.code === 'PODGATE_E_SVID_LEAF_CA'));
+});
+
+test('audit prints issued SVIDs, refusals and the deny-list with times; init wants a bare trust domain', () => {
+  const issued = run(['issue', '--namespace', 'audit', '--service-account', 'me', '--out', join(work, 'audited'), '--state-dir', state]);
+  const serial = /serial ([0-9a-f]+)/.exec(issued.stdout)![1]!;
+  assert.equal(run(['deny', '--serial', serial, '--reason', 'key leaked', '--state-dir', state]).status, 0);
+  const text = run(['audit', '--state-dir', state]).stdout;
+  assert.match(text, new RegExp(`spiffe://example\\.org/ns/audit/sa/me {2}serial ${serial} {2}direct for cli`));
+  assert.match(text, new RegExp(`deny-list \\(1\\):\\n {2}serial ${serial} {2}denied 20\\d\\d-.*: key leaked`));
+  assert.equal(run(['audit', '-o', 'yaml', '--state-dir', state]).status, 2);
+  const bad = run(['init', '--trust-domain', 'spiffe://example.org/x', '--state-dir', join(work, 'td-with-path')]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /not a bare trust domain name/);
 });

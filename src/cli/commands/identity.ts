@@ -2,19 +2,19 @@
  * `podgate identity ...`: the SPIFFE authority from the command line. Every subcommand works on the
  * authority's state directory (`--state-dir`, else $PODGATE_STATE_DIR, else a per-user directory).
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AuthorityServer } from '../../authority/api/server.js';
-import { Authority, type CaStatus } from '../../authority/authority.js';
+import { Authority, type CaStatus, type OperatorCa } from '../../authority/authority.js';
 import { StaticPodDirectory } from '../../authority/pod-directory.js';
 import { SpiffeBundle } from '../../identity/bundle/spiffe-bundle.js';
 import { X509Bundle } from '../../identity/bundle/x509-bundle.js';
 import { DEFAULT_SVID_TTL_MS, MIN_SVID_TTL_MS } from '../../identity/ca/sign.js';
 import { IdentityError } from '../../identity/errors.js';
-import { idFromCertificate, parseX509Svid, svidSpecViolations } from '../../identity/svid/x509-svid.js';
+import { idFromCertificate, svidSpecViolations } from '../../identity/svid/x509-svid.js';
 import { verifyX509Svid } from '../../identity/svid/verify.js';
 import { TrustDomain, workloadId, type SpiffeId } from '../../identity/spiffe-id.js';
 import { parseCertificates, type Certificate } from '../../identity/x509/certificate.js';
@@ -50,6 +50,28 @@ function withAuthority<T>(options: { stateDir?: string }, work: (authority: Auth
   }
 }
 
+/**
+ * Writes a key readable by its owner only: a fresh 0600 file renamed over the target, so neither an
+ * existing file's wider mode nor a symbolic link planted at the path decides where the key goes.
+ */
+function writePrivate(path: string, data: string | Buffer): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, data, { mode: 0o600, flag: 'wx' });
+  try {
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** An operator-supplied CA or intermediate from --ca-cert, --ca-key and --ca-bundle; undefined: podgate makes a root. */
+function operatorCa(options: { caCert?: string; caKey?: string; caBundle?: string }): OperatorCa | undefined {
+  if ((options.caCert === undefined) !== (options.caKey === undefined)) throw new CliError('PODGATE_E_USAGE', '--ca-cert and --ca-key go together', 'give both, or neither to have podgate create a root');
+  if (options.caCert === undefined || options.caKey === undefined) return undefined;
+  return { certificatesPem: readInput(options.caCert, 'CA certificate'), keyPem: readInput(options.caKey, 'CA key'), ...(options.caBundle !== undefined ? { bundlePem: readInput(options.caBundle, 'CA bundle') } : {}) };
+}
+
 function parseTtl(text: string): number {
   const ns = parseDurationNs(text.trim());
   if (ns === undefined) throw new CliError('PODGATE_E_USAGE', `--ttl "${text}" is not a duration`, 'write it like 1h, 30m or 90s');
@@ -72,7 +94,8 @@ function iso(date: Date): string {
 
 function describeCa(ca: CaStatus): string {
   const last = ca.lastSvidExpiry === undefined ? '' : `, last SVID expires ${iso(ca.lastSvidExpiry)}`;
-  return `CA ${ca.id}  ${ca.state.padEnd(8)}  ${ca.subject}  valid ${iso(ca.notBefore)} → ${iso(ca.notAfter)}${last}`;
+  const activatable = ca.state === 'prepared' && ca.activatableAt !== undefined ? `, may be activated from ${iso(ca.activatableAt)}` : '';
+  return `CA ${ca.id}  ${ca.state.padEnd(8)}  ${ca.origin === 'operator' ? 'operator CA  ' : ''}${ca.subject}  valid ${iso(ca.notBefore)} → ${iso(ca.notAfter)}${last}${activatable}`;
 }
 
 export function registerIdentity(program: Command, output: Output = stdio): void {
@@ -103,11 +126,8 @@ Examples:
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .addHelpText('after', '\nExit status: 0 created, 2 bad input or an authority already there.\nExample: podgate identity init --trust-domain cluster.local --state-dir ./authority')
     .action((options: { trustDomain: string; caCert?: string; caKey?: string; caBundle?: string; stateDir?: string }) => {
-      if ((options.caCert === undefined) !== (options.caKey === undefined)) throw new CliError('PODGATE_E_USAGE', '--ca-cert and --ca-key go together', 'give both, or neither to create a new root');
-      const ca =
-        options.caCert !== undefined && options.caKey !== undefined
-          ? { certificatesPem: readInput(options.caCert, 'CA certificate'), keyPem: readInput(options.caKey, 'CA key'), ...(options.caBundle !== undefined ? { bundlePem: readInput(options.caBundle, 'CA bundle') } : {}) }
-          : undefined;
+      if (options.trustDomain.includes('://') || options.trustDomain.includes('/')) throw new CliError('PODGATE_E_SPIFFE_ID', `--trust-domain "${options.trustDomain}" is not a bare trust domain name`, 'give the name only, e.g. --trust-domain prod.example.com');
+      const ca = operatorCa(options);
       const stateDir = stateDirOf(options);
       let authority: Authority | undefined;
       try {
@@ -149,7 +169,7 @@ Example: podgate identity issue --namespace payments --service-account api --ttl
         try {
           mkdirSync(out, { recursive: true });
           writeFileSync(join(out, 'svid.pem'), issued.chainPem);
-          writeFileSync(join(out, 'svid-key.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+          writePrivate(join(out, 'svid-key.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
           writeFileSync(join(out, 'bundle.pem'), authority.bundlePem());
         } catch (error) {
           throw new CliError('PODGATE_E_OUTPUT', `cannot write to ${out}: ${(error as Error).message}`, 'choose a writable --out directory');
@@ -164,17 +184,24 @@ Example: podgate identity issue --namespace payments --service-account api --ttl
     .description('show an X509-SVID: SPIFFE ID, issuer, validity, chain status against a bundle, and every spec violation')
     .argument('<file>', 'a PEM file with the SVID (leaf first, then intermediates; a private key in it is checked against the leaf), or -')
     .option('--bundle <file>', 'trust bundle to verify the chain against: PEM, or SPIFFE bundle JSON (default: the authority\'s bundle when --state-dir is given)')
+    .option('--trust-domain <name>', 'the trust domain --bundle is for (default: the one its roots name)')
     .option('--state-dir <dir>', 'verify against the bundle of the authority in this directory')
     .option('--at <time>', 'judge validity at this RFC 3339 time instead of now')
     .option('-o, --output <format>', 'text or json', 'text')
-    .addHelpText('after', '\nExit status: 0 a valid SVID (and trusted, when a bundle is given), 1 violations or not trusted, 2 unreadable input.\nExample: podgate identity inspect svid.pem --bundle bundle.pem')
-    .action((file: string, options: { bundle?: string; stateDir?: string; at?: string; output: string }) => {
+    .addHelpText('after', '\nExit status: 0 a valid SVID, within its validity (and trusted, when a bundle is given), 1 a violation, expired or not yet\nvalid, a key that is not the leaf\'s, or not trusted; 2 unreadable input.\nExample: podgate identity inspect svid.pem --bundle bundle.pem')
+    .action((file: string, options: { bundle?: string; trustDomain?: string; stateDir?: string; at?: string; output: string }) => {
       if (options.output !== 'text' && options.output !== 'json') throw new CliError('PODGATE_E_USAGE', `unknown output "${options.output}"`, 'use text or json');
       const now = options.at === undefined ? new Date() : atTime(options.at);
-      const report = inspect({ file, bundle: options.bundle, stateDir: options.stateDir, now });
+      let report: Inspection;
+      try {
+        report = inspect({ file, bundle: options.bundle, trustDomain: options.trustDomain, stateDir: options.stateDir, now });
+      } catch (error) {
+        throw asCliError(error);
+      }
       if (options.output === 'json') output.out(JSON.stringify(report, null, 2));
       else for (const line of formatInspection(report)) output.out(line);
-      process.exitCode = report.violations.length > 0 || report.chain.status === 'untrusted' || report.keyProblem !== undefined ? 1 : 0;
+      const outsideValidity = now.getTime() < Date.parse(report.notBefore) || now.getTime() > Date.parse(report.notAfter);
+      process.exitCode = report.violations.length > 0 || report.chain.status === 'untrusted' || report.keyProblem !== undefined || outsideValidity ? 1 : 0;
     });
 
   identity
@@ -223,7 +250,7 @@ kept by the server itself. Events are printed to stderr as JSON lines. Stop with
 
 Example:
   podgate identity token --node worker-1 > token
-  podgate identity serve --listen 127.0.0.1:8443 -f examples/payments/`,
+  podgate identity serve --listen 127.0.0.1:8443 -f cluster/   (pods with spec.nodeName and serviceAccountName)`,
     )
     .action(async (options: { listen: string; filename: string[]; stateDir?: string }) => {
       const match = /^(.*):(\d+)$/.exec(options.listen);
@@ -244,13 +271,12 @@ Example:
         authority?.close();
         throw asCliError(error);
       }
-      const running = { authority, server };
+      const running = { authority };
       output.err(`podgate: authority for ${authority.trustDomain.name} listening on ${server.url} (${options.filename.length === 0 ? 'no manifests: every pod request is refused' : 'pods from the manifests'})`);
-      // The CA schedule, once a minute; a bundle change reaches the TLS context at once.
+      // The CA schedule, once a minute (the server follows bundle changes by itself).
       const maintenance = setInterval(() => {
         try {
-          const done = running.authority.maintain();
-          if (done.prepared !== undefined || done.activated !== undefined || done.pruned.length > 0) running.server.refreshTrust();
+          running.authority.maintain();
         } catch (error) {
           log({ type: 'maintenance-failed', error });
         }
@@ -272,14 +298,22 @@ Example:
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .action((options: { stateDir?: string }) => withAuthority(options, (authority) => authority.cas().forEach((status) => output.out(describeCa(status)))));
   ca.command('prepare')
-    .description('create the next CA and publish it in the bundle; it signs nothing until activated')
+    .description('create the next CA (or take the operator\'s) and publish it in the bundle; it signs nothing until activated')
+    .option('--ca-cert <file>', 'the next CA or intermediate certificate (PEM), instead of a new podgate root')
+    .option('--ca-key <file>', 'the private key of --ca-cert (PEM)')
+    .option('--ca-bundle <file>', 'the root(s) to publish when --ca-cert is an intermediate (PEM)')
     .option('--state-dir <dir>', STATE_DIR_HELP)
-    .addHelpText('after', '\nDistribute the new bundle to every agent before `podgate identity ca activate`.')
-    .action((options: { stateDir?: string }) => withAuthority(options, (authority) => output.out(describeCa(authority.prepareRotation()))));
+    .addHelpText('after', '\nAgents receive the new bundle with their next renewal; `podgate identity ca activate` waits for that.\nAn authority started from an operator CA is not rotated automatically: `serve` reports ca-rotation-needed.')
+    .action((options: { caCert?: string; caKey?: string; caBundle?: string; stateDir?: string }) => {
+      const ca = operatorCa(options);
+      withAuthority(options, (authority) => output.out(describeCa(authority.prepareRotation(ca ? { ca } : {}))));
+    });
   ca.command('activate')
     .description('switch signing to the prepared CA; the old one stays in the bundle until its SVIDs expire')
+    .option('--force', 'activate before every agent can have renewed with the new bundle (peers that have not would refuse the new SVIDs)')
     .option('--state-dir <dir>', STATE_DIR_HELP)
-    .action((options: { stateDir?: string }) => withAuthority(options, (authority) => output.out(describeCa(authority.activatePrepared()))));
+    .addHelpText('after', '\nActivation waits until the prepared CA has been in the bundle for one SVID lifetime: agents fetch the\nbundle with every renewal, so by then every agent trusts the new root.')
+    .action((options: { force?: boolean; stateDir?: string }) => withAuthority(options, (authority) => output.out(describeCa(authority.activatePrepared({ force: options.force === true })))));
   ca.command('prune')
     .description('drop retired CAs whose SVIDs have all expired from the bundle')
     .option('--state-dir <dir>', STATE_DIR_HELP)
@@ -292,7 +326,7 @@ Example:
 
   identity
     .command('deny')
-    .description('deny-list an SVID by serial: refused at every handshake until it expires')
+    .description('deny-list an SVID by serial: the authority API refuses it at the handshake until it expires')
     .requiredOption('--serial <hex>', 'the serial, in hex as `openssl x509 -serial` prints it')
     .requiredOption('--reason <text>', 'why (kept in the audit log)')
     .option('--state-dir <dir>', STATE_DIR_HELP)
@@ -305,20 +339,27 @@ Example:
 
   identity
     .command('audit')
-    .description('list issued SVIDs (newest first) and refused requests')
-    .option('--limit <n>', 'at most this many of each', '50')
-    .option('--spiffe-id <id>', 'only SVIDs for this SPIFFE ID')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .description('list issued SVIDs (newest first), refused requests and the deny-list')
+    .option('--limit <n>', 'at most this many issued SVIDs and refusals', '50')
+    .option('--spiffe-id <id>', 'only SVIDs issued for this SPIFFE ID (refusals are all listed)')
+    .option('-o, --output <format>', 'text or json (times in milliseconds since the epoch)', 'text')
     .option('--state-dir <dir>', STATE_DIR_HELP)
     .action((options: { limit: string; spiffeId?: string; output: string; stateDir?: string }) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new CliError('PODGATE_E_USAGE', `--limit "${options.limit}" is not a positive integer`, 'e.g. --limit 100');
+      if (options.output !== 'text' && options.output !== 'json') throw new CliError('PODGATE_E_USAGE', `unknown output "${options.output}"`, 'use text or json');
       withAuthority(options, (authority) => {
         const issued = authority.issued({ limit, ...(options.spiffeId !== undefined ? { spiffeId: options.spiffeId } : {}) });
         const refusals = authority.refusals({ limit });
-        if (options.output === 'json') return output.out(JSON.stringify({ issued, refusals, denied: authority.denied() }, (_, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2));
-        for (const record of issued) output.out(JSON.stringify(record, (_, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
-        for (const record of refusals) output.out(`refused ${JSON.stringify(record)}`);
+        const denied = authority.denied();
+        if (options.output === 'json') return output.out(JSON.stringify({ issued, refusals, denied }, null, 2));
+        const at = (ms: number): string => iso(new Date(ms));
+        output.out(`issued (${issued.length}${issued.length === limit ? `, the newest ${limit}` : ''}):`);
+        for (const record of issued) output.out(`  ${at(record.issuedAt)}  ${record.spiffeId}  serial ${record.serial}  ${record.kind} for ${record.requester}  until ${at(record.notAfter)}  CA ${record.caId}`);
+        output.out(`refused (${refusals.length}):`);
+        for (const record of refusals) output.out(`  ${at(record.at)}  ${record.kind}  ${record.requester}: ${record.detail}`);
+        output.out(`deny-list (${denied.length}):`);
+        for (const record of denied) output.out(`  serial ${record.serial}  denied ${at(record.deniedAt)}  until ${at(record.notAfter)}: ${record.reason}`);
       });
     });
 }
@@ -354,19 +395,40 @@ function keyDescription(certificate: Certificate): string {
   return key.asymmetricKeyType ?? 'unknown';
 }
 
-/** The bundle to verify against: a PEM or SPIFFE bundle file, or the authority's. */
-function loadBundle(options: { bundle: string | undefined; stateDir: string | undefined; trustDomain: TrustDomain }): { bundle: X509Bundle; name: string } | undefined {
+/**
+ * The bundle to verify against: a PEM or SPIFFE bundle file, or the authority's. A file does not
+ * say whose bundle it is: the trust domain comes from --trust-domain, else from its roots'
+ * `spiffe://td` IDs, never from the certificate being checked.
+ */
+function loadBundle(options: { bundle: string | undefined; stateDir: string | undefined; trustDomain: string | undefined }): { bundle: X509Bundle; name: string } | undefined {
   if (options.bundle !== undefined) {
     const bytes = readInput(options.bundle, 'bundle');
-    const text = bytes.toString('utf8').trimStart();
-    const bundle = text.startsWith('{') ? SpiffeBundle.parse(options.trustDomain, bytes).x509 : X509Bundle.parse(options.trustDomain, bytes);
-    return { bundle, name: options.bundle };
+    const placeholder = TrustDomain.parse('bundle.invalid');
+    const roots = bytes.toString('utf8').trimStart().startsWith('{') ? SpiffeBundle.parse(placeholder, bytes).x509.authorities : parseCertificates(bytes);
+    const trustDomain = options.trustDomain !== undefined ? TrustDomain.parse(options.trustDomain) : bundleTrustDomain(roots, options.bundle);
+    return { bundle: X509Bundle.of(trustDomain, roots), name: `${options.bundle} (trust domain ${trustDomain.name})` };
   }
   if (options.stateDir === undefined) return undefined;
   return withAuthority({ stateDir: options.stateDir }, (authority) => ({ bundle: authority.bundle(), name: `the authority in ${options.stateDir}` }));
 }
 
-function inspect(options: { file: string; bundle: string | undefined; stateDir: string | undefined; now: Date }): Inspection {
+function bundleTrustDomain(roots: readonly Certificate[], file: string): TrustDomain {
+  const names = new Set<string>();
+  for (const root of roots) {
+    for (const uri of root.uris) {
+      try {
+        names.add(TrustDomain.parse(uri).name);
+      } catch {
+        // Not a SPIFFE ID: says nothing about the trust domain.
+      }
+    }
+  }
+  const [only] = names;
+  if (names.size === 1 && only !== undefined) return TrustDomain.parse(only);
+  throw new CliError('PODGATE_E_USAGE', `cannot tell which trust domain ${file} is for (its roots name ${names.size === 0 ? 'none' : [...names].join(', ')})`, 'say it with --trust-domain TD');
+}
+
+function inspect(options: { file: string; bundle: string | undefined; trustDomain: string | undefined; stateDir: string | undefined; now: Date }): Inspection {
   const bytes = readInput(options.file, 'SVID');
   let chain: Certificate[];
   try {
@@ -382,17 +444,10 @@ function inspect(options: { file: string; bundle: string | undefined; stateDir: 
   } catch {
     id = undefined;
   }
-  let keyProblem: string | undefined;
-  if (decodePem(bytes).some((block) => block.type.endsWith('PRIVATE KEY'))) {
-    try {
-      parseX509Svid(bytes, bytes);
-    } catch (error) {
-      if (error instanceof IdentityError && /private key/.test(error.message)) keyProblem = `${error.code}: ${error.message}`;
-    }
-  }
+  const keyProblem = decodePem(bytes).some((block) => block.type.endsWith('PRIVATE KEY')) ? privateKeyProblem(bytes, leaf) : undefined;
   let chainStatus: Inspection['chain'] = { status: 'not-checked' };
   if (id !== undefined) {
-    const loaded = loadBundle({ bundle: options.bundle, stateDir: options.stateDir, trustDomain: id.trustDomain });
+    const loaded = loadBundle({ bundle: options.bundle, stateDir: options.stateDir, trustDomain: options.trustDomain });
     if (loaded !== undefined) {
       try {
         verifyX509Svid(chain, loaded.bundle, { now: options.now });
@@ -420,6 +475,18 @@ function inspect(options: { file: string; bundle: string | undefined; stateDir: 
     chain: chainStatus,
     violations: svidSpecViolations(chain),
   };
+}
+
+/** Whether the private key in the file belongs to the leaf (checked on its own, whatever else is wrong). */
+function privateKeyProblem(bytes: Buffer, leaf: Certificate): string | undefined {
+  const block = decodePem(bytes).find((candidate) => candidate.type.endsWith('PRIVATE KEY'))!;
+  let publicKey: Buffer;
+  try {
+    publicKey = createPublicKey(createPrivateKey({ key: block.der, format: 'der', type: block.type === 'EC PRIVATE KEY' ? 'sec1' : block.type === 'RSA PRIVATE KEY' ? 'pkcs1' : 'pkcs8' })).export({ format: 'der', type: 'spki' });
+  } catch (error) {
+    return `PODGATE_E_KEY_MALFORMED: cannot read the private key: ${(error as Error).message}`;
+  }
+  return publicKey.equals(leaf.spki) ? undefined : 'PODGATE_E_KEY_MISMATCH: the private key does not belong to the leaf certificate';
 }
 
 function validityNote(report: Inspection): string {

@@ -9,6 +9,7 @@
  * - PODGATE_E_BUNDLE_MISSING_KID     jwt-svid / wit-svid entry without `kid`
  */
 import { createPublicKey, type JsonWebKey as NodeJwk, type KeyObject } from 'node:crypto';
+import { isRecord } from '../../manifest/document.js';
 import { IdentityError } from '../errors.js';
 import type { TrustDomain } from '../spiffe-id.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
@@ -29,10 +30,6 @@ const WIT_SVID_USE = 'wit-svid';
 
 function bundleError(code: string, prefix: string, message: string, cause?: unknown): IdentityError {
   return new IdentityError(code, `${prefix}: ${message}`, 'a SPIFFE bundle is a JWKS document with a "keys" array', cause === undefined ? undefined : { cause });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 // JWK members that carry private key material.

@@ -4,10 +4,9 @@
  * sees it change mid-handshake. Parse errors: `PODGATE_E_PEM_NO_BLOCKS`, `PODGATE_E_X509_MALFORMED`
  * with go-spiffe's `x509bundle: cannot parse certificate: ...` text.
  */
-import { IdentityError } from '../errors.js';
 import type { TrustDomain } from '../spiffe-id.js';
-import { parseCertificate, type Certificate } from '../x509/certificate.js';
-import { decodePem, encodePem } from '../x509/pem.js';
+import { parsePemCertificates, type Certificate } from '../x509/certificate.js';
+import { encodePem } from '../x509/pem.js';
 
 /** One method: the X.509 bundle of a trust domain, or undefined when there is none. */
 export interface BundleSource {
@@ -32,19 +31,7 @@ export class X509Bundle implements BundleSource {
   /** PEM CERTIFICATE blocks, as go-spiffe `x509bundle.Parse` (empty input: empty bundle; other block types skipped). */
   static parse(trustDomain: TrustDomain, pem: string | Uint8Array): X509Bundle {
     if (pem.length === 0) return X509Bundle.of(trustDomain, []);
-    const blocks = decodePem(pem);
-    if (blocks.length === 0) throw new IdentityError('PODGATE_E_PEM_NO_BLOCKS', 'x509bundle: cannot parse certificate: no PEM blocks found', 'a bundle is PEM text with CERTIFICATE blocks');
-    const certs: Certificate[] = [];
-    for (const block of blocks) {
-      if (block.type !== 'CERTIFICATE') continue;
-      try {
-        certs.push(parseCertificate(block.der));
-      } catch (e) {
-        if (!(e instanceof IdentityError)) throw e;
-        throw new IdentityError(e.code, `x509bundle: cannot parse certificate: ${e.message}`, e.hint, { cause: e });
-      }
-    }
-    return X509Bundle.of(trustDomain, certs);
+    return X509Bundle.of(trustDomain, parsePemCertificates(pem, 'x509bundle: cannot parse certificate', 'a bundle is PEM text with CERTIFICATE blocks'));
   }
 
   toPem(): string {

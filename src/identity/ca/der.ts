@@ -3,6 +3,7 @@
  * handful of per-certificate values spliced between fragments precomputed once per CA, which is
  * much cheaper than building and serializing a full ASN.1 object tree for every certificate.
  * Structured values that are built once (names, CA extensions) use `@peculiar/asn1-x509` instead.
+ * The reader is strict DER (definite, minimal lengths); CSR and certificate parsing share it.
  */
 import { IdentityError } from '../errors.js';
 
@@ -107,7 +108,7 @@ function malformed(what: string): never {
   throw new IdentityError(DER_ERROR, `malformed DER: ${what}`, 'the input is not valid DER; check it was not truncated or corrupted');
 }
 
-/** Reads the TLV at `offset`; it must end at or before `limit`. Single-byte tags only (enough for X.509). */
+/** Reads the TLV at `offset`; it must end at or before `limit`. Single-byte tags, minimal lengths only (enough for X.509). */
 export function readTlv(bytes: Uint8Array, offset: number, limit = bytes.length): Tlv {
   if (offset + 2 > limit) malformed('truncated header');
   const tag = bytes[offset]!;
@@ -120,6 +121,7 @@ export function readTlv(bytes: Uint8Array, offset: number, limit = bytes.length)
     if (contentStart + count > limit) malformed('truncated length');
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + bytes[contentStart + i]!;
+    if (length < 0x80 || (count > 1 && bytes[contentStart] === 0)) malformed('non-minimal length');
     contentStart += count;
   }
   const end = contentStart + length;
@@ -136,4 +138,17 @@ export function childrenOf(bytes: Uint8Array, parent: Tlv): Tlv[] {
     at = child.end;
   }
   return out;
+}
+
+/**
+ * Runs `read`; a malformed-DER error from this reader (code `PODGATE_E_DER`) is handed to the
+ * caller's `malformed` with its detail, so each format fails with one code of its own.
+ */
+export function readingDer<T>(read: () => T, malformed: (detail: string, cause: unknown) => never): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof IdentityError && e.code === DER_ERROR) malformed(e.message.replace(/^malformed DER: /, ''), e);
+    throw e;
+  }
 }

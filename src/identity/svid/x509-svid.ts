@@ -22,7 +22,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { IdentityError } from '../errors.js';
 import { SpiffeId } from '../spiffe-id.js';
-import { ExtKeyUsageOid, KeyUsage, parseCertificate, type Certificate } from '../x509/certificate.js';
+import { ExtKeyUsageOid, KeyUsage, parsePemCertificates, type Certificate } from '../x509/certificate.js';
 import { decodePem, encodePem } from '../x509/pem.js';
 
 export interface X509Svid {
@@ -108,23 +108,6 @@ function svidError(code: string, message: string, hint?: string): IdentityError 
   return new IdentityError(code, `x509svid: ${message}`, hint);
 }
 
-// pemutil.ParseCertificates: no block at all is an error, foreign blocks are skipped, a bad certificate fails.
-function certificatesFromPem(text: string | Uint8Array): Certificate[] {
-  const blocks = decodePem(text);
-  if (blocks.length === 0) throw svidError('PODGATE_E_PEM_NO_BLOCKS', 'cannot parse PEM encoded certificate: no PEM blocks found', 'pass PEM text with CERTIFICATE blocks');
-  const certs: Certificate[] = [];
-  for (const block of blocks) {
-    if (block.type !== 'CERTIFICATE') continue;
-    try {
-      certs.push(parseCertificate(block.der));
-    } catch (e) {
-      if (!(e instanceof IdentityError)) throw e;
-      throw new IdentityError(e.code, `x509svid: cannot parse PEM encoded certificate: ${e.message}`, e.hint, { cause: e });
-    }
-  }
-  return certs;
-}
-
 // pemutil.ParsePrivateKey: first PKCS#8 "PRIVATE KEY" block, or none.
 function privateKeyFromPem(text: string | Uint8Array): KeyObject | undefined {
   const blocks = decodePem(text);
@@ -150,7 +133,7 @@ function keysMatch(privateKey: KeyObject, publicKey: KeyObject): boolean {
  * Both arguments may be the same text holding certificates and key.
  */
 export function parseX509Svid(certsPem: Uint8Array | string, keyPem: Uint8Array | string): X509Svid {
-  const certificates = certificatesFromPem(certsPem);
+  const certificates = parsePemCertificates(certsPem, 'x509svid: cannot parse PEM encoded certificate', 'pass PEM text with CERTIFICATE blocks');
   const privateKey = privateKeyFromPem(keyPem);
   let id: SpiffeId;
   try {

@@ -89,6 +89,14 @@ test('every truncation and many byte flips of a certificate give a certificate o
   assert.throws(() => parseCertificate(der.subarray(0, 100)), (e: unknown) => e instanceof IdentityError && e.message.startsWith('x509: malformed certificate'));
 });
 
+test('a length in non-minimal long form (BER, not DER) is malformed', () => {
+  const { der } = makeChain({ trustDomain: 'example.org', now: NOW }).leaf;
+  const length = der.length - 4; // a leaf is 256 bytes to 64 KiB: header 30 82 hi lo
+  assert.equal(der[1], 0x82);
+  const ber = Buffer.concat([Buffer.of(0x30, 0x83, 0, length >> 8, length & 0xff), der.subarray(4)]);
+  assert.throws(() => parseCertificate(ber), (e: unknown) => e instanceof IdentityError && e.code === 'PODGATE_E_X509_MALFORMED' && /non-minimal length/.test(e.message));
+});
+
 test('parseCertificates reads PEM and concatenated DER', () => {
   const c = makeChain({ trustDomain: 'example.org', now: NOW });
   const fromPem = parseCertificates(c.leaf.pem + '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' + c.intermediate.pem);

@@ -18,6 +18,7 @@ import {
   SubjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { readingDer, readTlv as readDerTlv, type Tlv } from '../ca/der.js';
 import { IdentityError } from '../errors.js';
 import { decodePem } from './pem.js';
 
@@ -125,32 +126,9 @@ function malformed(detail: string, cause?: unknown): never {
   throw new IdentityError(X509_MALFORMED, `x509: malformed certificate: ${detail}`, 'check that the file holds an intact DER/PEM certificate', cause === undefined ? undefined : { cause });
 }
 
-interface Tlv {
-  tag: number;
-  start: number;
-  contentStart: number;
-  end: number;
-}
-
-// Reads one DER TLV at `offset` that must end by `limit`; single-byte tags and definite lengths only.
+// The shared strict DER reader, failing with this module's code.
 function readTlv(buf: Uint8Array, offset: number, limit: number): Tlv {
-  if (offset + 2 > limit) malformed('truncated element');
-  const tag = buf[offset]!;
-  if ((tag & 0x1f) === 0x1f) malformed('multi-byte tag');
-  let length = buf[offset + 1]!;
-  let contentStart = offset + 2;
-  if (length & 0x80) {
-    const count = length & 0x7f;
-    if (count === 0 || count > 4) malformed('unsupported length encoding');
-    if (contentStart + count > limit) malformed('truncated length');
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + buf[contentStart + i]!;
-    if (length < 0x80 || (count > 1 && buf[contentStart] === 0)) malformed('non-minimal length');
-    contentStart += count;
-  }
-  const end = contentStart + length;
-  if (end > limit) malformed('truncated element');
-  return { tag, start: offset, contentStart, end };
+  return readingDer(() => readDerTlv(buf, offset, limit), malformed);
 }
 
 function sliced(buf: Buffer, tlv: Tlv): Buffer {
@@ -402,6 +380,27 @@ export function parseCertificates(input: string | Uint8Array): Certificate[] {
   return decodePem(input)
     .filter((block) => block.type === 'CERTIFICATE')
     .map((block) => parseCertificate(block.der));
+}
+
+/**
+ * go-spiffe's pemutil.ParseCertificates: every CERTIFICATE block of PEM text, other block types
+ * skipped. No PEM block at all is `PODGATE_E_PEM_NO_BLOCKS`; a bad certificate keeps its code.
+ * Messages start with the caller's go-spiffe `context` (`x509bundle: cannot parse certificate`).
+ */
+export function parsePemCertificates(pem: string | Uint8Array, context: string, noBlocksHint: string): Certificate[] {
+  const blocks = decodePem(pem);
+  if (blocks.length === 0) throw new IdentityError('PODGATE_E_PEM_NO_BLOCKS', `${context}: no PEM blocks found`, noBlocksHint);
+  const certs: Certificate[] = [];
+  for (const block of blocks) {
+    if (block.type !== 'CERTIFICATE') continue;
+    try {
+      certs.push(parseCertificate(block.der));
+    } catch (e) {
+      if (!(e instanceof IdentityError)) throw e;
+      throw new IdentityError(e.code, `${context}: ${e.message}`, e.hint, { cause: e });
+    }
+  }
+  return certs;
 }
 
 // crypto.verify digest per signature OID; null for Ed25519 (no separate digest). SHA-1/MD5 refused as in Go.

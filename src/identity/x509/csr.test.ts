@@ -2,15 +2,21 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Scratch } from '../../authority/testing.js';
+import { createRootCa } from '../ca/ca.js';
 import * as der from '../ca/der.js';
+import { signSvid } from '../ca/sign.js';
 import { IdentityError } from '../errors.js';
 import { SpiffeId } from '../spiffe-id.js';
+import { parseCertificate } from './certificate.js';
 import { createCsr, MAX_CSR_BYTES, parseCsr } from './csr.js';
 
 const scratch = new Scratch();
 after(() => scratch.cleanup());
 
 const id = SpiffeId.parse('spiffe://example.org/ns/shop/sa/cart');
+const NOW = Date.parse('2030-03-01T12:00:00Z');
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
 function code(fn: () => unknown): string {
   try {
@@ -63,6 +69,20 @@ describe('createCsr + parseCsr', () => {
       assert.equal(code(() => createCsr(c.key(), id)), 'PODGATE_E_CSR_KEY_TYPE');
     });
   }
+
+  it('without an ID creates a CSR with no SAN request, which signSvid grants the policy ID', () => {
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const csr = createCsr(key);
+    const parsed = parseCsr(csr);
+    assert.deepEqual(parsed.uris, []);
+    assert.equal(parsed.keyType, 'ecdsa-p256');
+    scratch.write('unnamed.csr', csr);
+    assert.doesNotMatch(scratch.opensslOk('req', '-inform', 'DER', '-in', 'unnamed.csr', '-verify', '-noout', '-text'), /URI:/);
+    const ca = createRootCa({ trustDomain: id.trustDomain, now: NOW, ttlMs: HOUR });
+    const signed = signSvid({ ca, csrDer: csr, id, ttlMs: MINUTE, now: NOW, serial: 1n });
+    assert.equal(signed.id.toString(), id.toString());
+    assert.deepEqual(parseCertificate(signed.der).uris, [id.toString()]);
+  });
 
   it('createCsr refuses a public key', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -126,6 +146,11 @@ describe('parseCsr on damaged input', () => {
   const outer = der.readTlv(good, 0);
   const [info, algorithm, signature] = der.childrenOf(good, outer);
 
+  // Three length octets with a leading zero: valid BER, never DER.
+  const longFormHeader = (node: der.Tlv): Buffer => {
+    const length = node.end - node.contentStart;
+    return Buffer.of(node.tag, 0x83, 0, length >> 8, length & 0xff);
+  };
   const flip = (at: number): Buffer => {
     const copy = Buffer.from(good);
     copy[at] = copy[at]! ^ 0x01;
@@ -142,6 +167,8 @@ describe('parseCsr on damaged input', () => {
     { name: 'not DER', input: () => Buffer.from('hello, this is not a CSR'), want: 'PODGATE_E_CSR_MALFORMED' },
     { name: 'truncated by one byte', input: () => good.subarray(0, good.length - 1), want: 'PODGATE_E_CSR_MALFORMED' },
     { name: 'trailing byte', input: () => Buffer.concat([good, Buffer.of(0)]), want: 'PODGATE_E_CSR_MALFORMED' },
+    // BER, not DER: the signed bytes are unchanged, so only the strict reader refuses it.
+    { name: 'outer length not minimal', input: () => Buffer.concat([longFormHeader(outer), good.subarray(outer.contentStart)]), want: 'PODGATE_E_CSR_MALFORMED' },
     { name: 'too large', input: () => Buffer.alloc(MAX_CSR_BYTES + 1, 0x30), want: 'PODGATE_E_CSR_MALFORMED' },
     { name: 'SAN changed after signing', input: () => flip(sanOffset + 10), want: 'PODGATE_E_CSR_SIGNATURE' },
     { name: 'signature changed', input: () => flip(signature!.end - 3), want: 'PODGATE_E_CSR_SIGNATURE' },

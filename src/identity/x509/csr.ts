@@ -1,8 +1,9 @@
 /**
  * PKCS#10 certificate signing requests (RFC 2986) carrying a SPIFFE ID as a URI SAN in an
- * extensionRequest attribute. Agents create them with keys that never leave memory; the authority
- * parses them once on the signing hot path with a strict DER reader that keeps the signed bytes
- * and the SubjectPublicKeyInfo as slices of the input (nothing is re-serialized).
+ * extensionRequest attribute, or no ID for the authority to fill in. Agents create them with keys
+ * that never leave memory; the authority parses them once on the signing hot path with a strict
+ * DER reader that keeps the signed bytes and the SubjectPublicKeyInfo as slices of the input
+ * (nothing is re-serialized).
  *
  * Error codes:
  * - `PODGATE_E_CSR_MALFORMED`: not a DER CertificationRequest (truncated, trailing bytes, bad
@@ -14,8 +15,8 @@
  * - `PODGATE_E_CSR_SAN`: a URI SAN is oversized or not ASCII, or there are too many SAN entries.
  */
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { Attribute, Extension, Extensions, GeneralName, Name, SubjectAlternativeName } from '@peculiar/asn1-x509';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Name } from '@peculiar/asn1-x509';
 import { IdentityError } from '../errors.js';
 import type { SpiffeId } from '../spiffe-id.js';
 import {
@@ -27,6 +28,7 @@ import {
   signatureAlgorithmFor,
   type KeyType,
 } from '../ca/algorithms.js';
+import { algorithmIdentifier, uriSanExtension } from '../ca/certificate-builder.js';
 import * as der from '../ca/der.js';
 import { importSpki, type PublicKeyInfo } from '../ca/spki.js';
 
@@ -126,13 +128,8 @@ function requestedUris(bytes: Buffer, attributes: der.Tlv): string[] {
 
 /** Parses a DER CSR, verifies its self-signature and refuses unsupported keys and algorithms. */
 export function parseCsr(input: Uint8Array): CertificateRequest {
-  try {
-    return parseCsrUnchecked(input);
-  } catch (e) {
-    // The DER reader's own code says "malformed DER"; callers branch on one CSR code.
-    if (e instanceof IdentityError && e.code === der.DER_ERROR) malformed(e.message.replace(/^malformed DER: /, ''), e);
-    throw e;
-  }
+  // Callers branch on one CSR code, not the DER reader's own.
+  return der.readingDer(() => parseCsrUnchecked(input), malformed);
 }
 
 function parseCsrUnchecked(input: Uint8Array): CertificateRequest {
@@ -189,26 +186,26 @@ function parseCsrUnchecked(input: Uint8Array): CertificateRequest {
 }
 
 /**
- * Creates a DER CSR for `id` signed by `privateKey` (empty subject, URI SAN in an
- * extensionRequest). Refuses key types the authority would refuse.
+ * Creates a DER CSR signed by `privateKey` with an empty subject and, when `id` is given, its URI
+ * SAN in an extensionRequest; without one the authority fills in the identity it grants.
+ * Refuses key types the authority would refuse.
  */
-export function createCsr(privateKey: KeyObject, id: SpiffeId): Buffer {
+export function createCsr(privateKey: KeyObject, id?: SpiffeId): Buffer {
   if (privateKey.type !== 'private') throw new IdentityError(KEY_TYPE_ERROR, 'createCsr needs a private key', 'pass the SVID private key');
   const keyType = classifyKey(privateKey);
   const algorithm = signatureAlgorithmFor(keyType);
   const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  const san = new SubjectAlternativeName([new GeneralName({ uniformResourceIdentifier: id.toString() })]);
-  const extensions = new Extensions([
-    new Extension({ extnID: Oid.subjectAltName, critical: false, extnValue: new OctetString(AsnConvert.serialize(san)) }),
-  ]);
-  const attribute = new Attribute({ type: Oid.extensionRequest, values: [AsnConvert.serialize(extensions)] });
   const info = der.sequence(
     der.integer(0n),
     Buffer.from(AsnConvert.serialize(new Name())),
     spki,
-    der.tlv(ATTRIBUTES_TAG, Buffer.from(AsnConvert.serialize(attribute))),
+    der.tlv(ATTRIBUTES_TAG, ...(id === undefined ? [] : [extensionRequest(id)])),
   );
   const signature = sign(algorithm.hash, info, privateKey);
-  const algorithmId = algorithm.nullParameters ? der.sequence(der.oid(algorithm.oid), der.tlv(der.Tag.null)) : der.sequence(der.oid(algorithm.oid));
-  return der.sequence(info, algorithmId, der.bitString(signature));
+  return der.sequence(info, algorithmIdentifier(algorithm), der.bitString(signature));
+}
+
+// The extensionRequest attribute (RFC 2985) asking for the ID as the one URI SAN.
+function extensionRequest(id: SpiffeId): Buffer {
+  return der.sequence(EXTENSION_REQUEST, der.tlv(der.Tag.set, der.sequence(uriSanExtension(id.toString()))));
 }
