@@ -8,14 +8,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type ConnectionOptions } from 'node:tls';
+import { connect, createSecureContext, type ConnectionOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Authority } from '../src/authority/authority.js';
 import { StaticX509Source } from '../src/identity/source.js';
 import { authorityServerId, TrustDomain, workloadId } from '../src/identity/spiffe-id.js';
 import { authorizeId } from '../src/identity/svid/verify.js';
 import { parseX509Svid } from '../src/identity/svid/x509-svid.js';
-import { clientTlsOptions } from '../src/identity/tls.js';
+import { clientTlsOptions, secureContextOptions } from '../src/identity/tls.js';
 import { createCsr } from '../src/identity/x509/csr.js';
 import { round } from './measure.js';
 import type { PeerConfig } from './tls-peer.js';
@@ -26,7 +26,7 @@ const IN_FLIGHT = 8;
 const PEER = fileURLToPath(new URL('./tls-peer.js', import.meta.url));
 
 async function startPeer(config: PeerConfig): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, [PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env['PODGATE_BENCH_PEER_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['PODGATE_BENCH_PEER_PROF']}`] : []), PEER], { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin!.end(JSON.stringify(config));
   const port = await new Promise<number>((resolve, reject) => {
     let text = '';
@@ -108,8 +108,10 @@ export async function runHandshakeBenchmark(): Promise<Figure[]> {
     children.push(plain.child);
 
     const source = new StaticX509Source(parseX509Svid(clientSvid.certPem, clientSvid.keyPem));
-    const spiffeOptions = clientTlsOptions(source, { bundles, trustDomains: [trustDomain] }, { bundles, clock: { now: () => Date.now() }, authorizer: authorizeId(serverId) });
-    const plainOptions: ConnectionOptions = { ca: plainCert, servername: 'localhost', minVersion: 'TLSv1.3' };
+    // Both clients build their context (credentials, trusted roots) once, as a long-running agent does.
+    const trust = { bundles, trustDomains: [trustDomain] };
+    const spiffeOptions: ConnectionOptions = { ...clientTlsOptions(source, trust, { bundles, clock: { now: () => Date.now() }, authorizer: authorizeId(serverId) }), secureContext: createSecureContext(secureContextOptions(source, trust)) };
+    const plainOptions: ConnectionOptions = { secureContext: createSecureContext({ ca: plainCert, minVersion: 'TLSv1.3' }), servername: 'localhost', minVersion: 'TLSv1.3' };
 
     const figures: Figure[] = [];
     for (const resume of [false, true]) {

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { quote, round, seconds, shell } from './measure.js';
@@ -72,7 +72,7 @@ export function runVerifyBenchmark(log: (line: string) => void): Figure[] {
   try {
     // verify: the payments flows against the payments policies, and jq parsing the same file.
     const flows = join(dir, 'payments.jsonl');
-    shell(`node ${quote(BIN)} flows generate -f ${quote(PAYMENTS)} --profile payments --duration 168h --count ${FLOWS} --seed 1 --out ${quote(flows)}`);
+    shell(`node ${quote(BIN)} flows generate -f ${quote(PAYMENTS)} --profile payments --duration 168h --count ${FLOWS} --seed 1 --out ${quote(flows)} && sync`);
     const report = join(dir, 'verify.json');
     let verifyStatus = 0;
     const verify = seconds(() => {
@@ -97,9 +97,12 @@ export function runVerifyBenchmark(log: (line: string) => void): Figure[] {
     const cluster = join(dir, 'cluster.json');
     writeFileSync(cluster, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: adviseCluster() }));
     const meshFlows = join(dir, 'mesh.jsonl');
-    const generate = seconds(() => shell(`node ${quote(BIN)} flows generate -f ${quote(cluster)} --profile mesh --duration 168h --count ${FLOWS} --seed 2 --out ${quote(meshFlows)}`));
+    const generate = seconds(() => shell(`node ${quote(BIN)} flows generate -f ${quote(cluster)} --profile mesh --duration 168h --count ${FLOWS} --seed 2 --out ${quote(meshFlows)} && sync`));
     const out = join(dir, 'advised');
     const advise = seconds(() => shell(`node ${quote(BIN)} advise --flows ${quote(meshFlows)} -f ${quote(cluster)} --out ${quote(out)}`, [0, 1]));
+    const onePassOut = join(dir, 'advised-one-pass');
+    const onePass = seconds(() => shell(`node ${quote(BIN)} advise --flows ${quote(meshFlows)} -f ${quote(cluster)} --out ${quote(onePassOut)} --workers 1`, [0, 1]));
+    const same = spawnSync('diff', ['-r', out, onePassOut], { stdio: 'ignore' }).status === 0;
     const files = spawnSync('bash', ['-c', `ls ${quote(out)} | wc -l`], { encoding: 'utf8' }).stdout.trim();
     add({
       name: 'advise_2000_pods',
@@ -109,6 +112,9 @@ export function runVerifyBenchmark(log: (line: string) => void): Figure[] {
       generate_s: round(generate),
       advise_s: round(advise),
       advise_flows_per_s: Math.round(FLOWS / advise),
+      workers: Math.min(availableParallelism(), 4),
+      advise_one_pass_s: round(onePass),
+      same_output: same,
       files_written: Number(files),
       target_s: 10,
       meets_target: advise <= 10,
