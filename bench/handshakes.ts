@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { connect, createSecureContext, type ConnectionOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Authority } from '../src/authority/authority.js';
+import { systemClock } from '../src/identity/clock.js';
 import { StaticX509Source } from '../src/identity/source.js';
 import { authorityServerId, TrustDomain, workloadId } from '../src/identity/spiffe-id.js';
 import { authorizeId } from '../src/identity/svid/verify.js';
@@ -110,7 +111,7 @@ export async function runHandshakeBenchmark(): Promise<Figure[]> {
     const source = new StaticX509Source(parseX509Svid(clientSvid.certPem, clientSvid.keyPem));
     // Both clients build their context (credentials, trusted roots) once, as a long-running agent does.
     const trust = { bundles, trustDomains: [trustDomain] };
-    const spiffeOptions: ConnectionOptions = { ...clientTlsOptions(source, trust, { bundles, clock: { now: () => Date.now() }, authorizer: authorizeId(serverId) }), secureContext: createSecureContext(secureContextOptions(source, trust)) };
+    const spiffeOptions: ConnectionOptions = { ...clientTlsOptions(source, trust, { bundles, clock: systemClock, authorizer: authorizeId(serverId) }), secureContext: createSecureContext(secureContextOptions(source, trust)) };
     const plainOptions: ConnectionOptions = { secureContext: createSecureContext({ ca: plainCert, minVersion: 'TLSv1.3' }), servername: 'localhost', minVersion: 'TLSv1.3' };
 
     const figures: Figure[] = [];

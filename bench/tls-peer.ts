@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type TLSSocket } from 'node:tls';
 import { X509Bundle } from '../src/identity/bundle/x509-bundle.js';
+import { systemClock } from '../src/identity/clock.js';
 import { StaticX509Source } from '../src/identity/source.js';
 import { TrustDomain, SpiffeId } from '../src/identity/spiffe-id.js';
 import { authorizeId } from '../src/identity/svid/verify.js';
@@ -39,7 +40,7 @@ if (config.mode === 'plain') {
   const trust = { bundles, trustDomains: [trustDomain] };
   server = createServer(
     serverTlsOptions(source, trust),
-    verifiedConnectionListener({ bundles, clock: { now: () => Date.now() }, authorizer: authorizeId(SpiffeId.parse(config.clientId!)) }, (socket) => answer(socket)),
+    verifiedConnectionListener({ bundles, clock: systemClock, authorizer: authorizeId(SpiffeId.parse(config.clientId!)) }, (socket) => answer(socket)),
   );
 }
 server.on('tlsClientError', () => undefined);

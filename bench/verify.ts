@@ -5,9 +5,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultWorkers } from '../src/advise/parallel.js';
 import { quote, round, seconds, shell } from './measure.js';
 import type { Figure } from './report.js';
 
@@ -112,7 +113,7 @@ export function runVerifyBenchmark(log: (line: string) => void): Figure[] {
       generate_s: round(generate),
       advise_s: round(advise),
       advise_flows_per_s: Math.round(FLOWS / advise),
-      workers: Math.min(availableParallelism(), 4),
+      workers: defaultWorkers(),
       advise_one_pass_s: round(onePass),
       same_output: same,
       files_written: Number(files),

@@ -37,6 +37,11 @@ function firstLineOf(text: string, atEnd: boolean): string | undefined {
   return complete.find((line) => line.trim() !== '' || line.includes('\t'));
 }
 
+/** The kind of input the beginning of a text says it is (`head` may end in the middle of a line). */
+export function kindOfHead(head: string): InputKind {
+  return detectInputKind(firstLineOf(head, true));
+}
+
 /**
  * Feeds a byte stream into the advisor: JSON records, or TSV rows when the first non-blank line
  * says so. Bad lines are skipped into `report`. Returns the kind that was read.
@@ -87,14 +92,14 @@ export async function feedStream(options: { input: Readable | AsyncIterable<Buff
 }
 
 /**
- * JSON lines into the advisor: a chunk is decoded once and cut into lines (no per-line decoding),
+ * JSON lines into the advisor (returns how many lines it read): a chunk is decoded once and cut into lines (no per-line decoding),
  * bad lines reported by number as readFlowRecords reports them, lines over the limit discarded as
  * they stream in. Replies (about 40% of a capture) are recognised without parsing: see isPlainReply.
  */
-export async function feedJsonLines(options: { input: AsyncIterable<Buffer | string>; advisor: Advisor; report: SkipReport; source: string; maxLineBytes?: number; firstLine?: number }): Promise<number> {
+export async function feedJsonLines(options: { input: AsyncIterable<Buffer | string>; advisor: Advisor; report: SkipReport; source: string; maxLineBytes?: number }): Promise<number> {
   const { advisor, report, source } = options;
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  let line = (options.firstLine ?? 1) - 1;
+  let line = 0;
   let carry: Buffer[] = [];
   let carryBytes = 0;
   let overflow = false;
@@ -155,7 +160,7 @@ export async function feedJsonLines(options: { input: AsyncIterable<Buffer | str
   }
   if (overflow) tooLong(carryBytes);
   else if (carryBytes > 0) handle(Buffer.concat(carry).toString('utf8'));
-  return line - ((options.firstLine ?? 1) - 1);
+  return line;
 }
 
 const NEWLINE = 0x0a;

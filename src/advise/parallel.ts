@@ -6,6 +6,7 @@
  * keep their line numbers in the whole file.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { SkipReport } from '../flow/jsonl.js';
 import type { Issue } from '../manifest/issue.js';
@@ -30,8 +31,14 @@ export type RangeResult =
 /** Files smaller than this are read in one pass: starting workers and loading manifests in each costs more. */
 export const PARALLEL_MIN_BYTES = 64 * 1024 * 1024;
 
+/** Threads advise uses for a large file unless told otherwise: one per core, at most 4. */
+export function defaultWorkers(): number {
+  return Math.min(availableParallelism(), 4);
+}
+
 /** `parts` byte ranges of a file of `size` bytes, each starting at a line start. */
 export function lineAlignedRanges(path: string, size: number, parts: number): { start: number; end: number }[] {
+  if (parts <= 1) return size > 0 ? [{ start: 0, end: size }] : [];
   const cuts = [0];
   const fd = openSync(path, 'r');
   try {
@@ -111,7 +118,7 @@ export function adviseFileInParallel(options: { path: string; source: string; si
         lineOffset += result.lines;
       }
     },
-    /** Stops the workers (the command failed before it needed their results). */
+    /** Stops any worker still running (the command failed before it needed their results); harmless after `into`. */
     cancel() {
       for (const worker of started) void worker.terminate();
     },

@@ -24,7 +24,6 @@
  * `PODGATE_E_CA_KEY_PERMISSIONS`, `PODGATE_E_CA_KEY_MISSING`, `PODGATE_E_AUTHORITY_EXISTS`,
  * `PODGATE_E_AUTHORITY_NOT_INITIALIZED`, `PODGATE_E_AUTHORITY_STATE`.
  */
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { systemClock, type Clock } from '../identity/clock.js';
 import { SpiffeBundle } from '../identity/bundle/spiffe-bundle.js';
 import { X509Bundle } from '../identity/bundle/x509-bundle.js';
@@ -33,8 +32,8 @@ import { DEFAULT_SVID_TTL_MS, signSvid } from '../identity/ca/sign.js';
 import { IdentityError } from '../identity/errors.js';
 import { agentId, authorityServerId, SpiffeId, TrustDomain, workloadId } from '../identity/spiffe-id.js';
 import { parseCertificates, type Certificate } from '../identity/x509/certificate.js';
-import { createCsr, parseCsr } from '../identity/x509/csr.js';
-import { encodePem } from '../identity/x509/pem.js';
+import { parseCsr } from '../identity/x509/csr.js';
+import { certificatesToPem } from '../identity/x509/pem.js';
 import { agentNode, attestationError, DEFAULT_JOIN_TOKEN_TTL_MS, isWellFormedJoinToken, newJoinToken } from './attestation.js';
 import type { PodDirectory } from './pod-directory.js';
 import {
@@ -375,7 +374,7 @@ export class Authority {
       throw new IdentityError(
         'PODGATE_E_CA_ROTATION',
         `CA ${next.stored.id} entered the bundle at ${new Date(next.stored.createdAt).toISOString()}; agents that renew by half-life may not have it until ${new Date(ready).toISOString()}`,
-        `activate at or after ${new Date(ready).toISOString()}, or now with --force (force: true) if every agent already has the new bundle`,
+        `activate at or after ${new Date(ready).toISOString()}, or now with --force if every agent already has the new bundle`,
       );
     }
     const old = this.active;
@@ -490,7 +489,7 @@ export class Authority {
         serialHex: hex,
         certificate: signed.der,
         chain: signed.chain,
-        chainPem: signed.chain.map((der) => encodePem('CERTIFICATE', der)).join(''),
+        chainPem: certificatesToPem(signed.chain),
         notBefore: signed.notBefore,
         notAfter: signed.notAfter,
         caId: stored.id,
@@ -518,13 +517,6 @@ export class Authority {
   issueServerSvid(options: { csrDer: Uint8Array; requester?: string }): IssuedSvid {
     const id = authorityServerId(this.trustDomain);
     return this.sign({ id, csrDer: options.csrDer, ttlMs: this.svidTtlMs, kind: 'authority', requester: options.requester ?? 'authority-api' });
-  }
-
-  /** The authority server's own SVID (`spiffe://td/podgate/authority`); its key exists only in memory. */
-  authoritySvid(): { svid: IssuedSvid; privateKey: KeyObject } {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const svid = this.issueServerSvid({ csrDer: createCsr(privateKey, authorityServerId(this.trustDomain)), requester: 'local' });
-    return { svid, privateKey };
   }
 
   // --- attestation -------------------------------------------------------------------------------

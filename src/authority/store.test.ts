@@ -4,23 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { IdentityError } from '../identity/errors.js';
 import { AuthorityStore, checkKeyFilePermissions, DATABASE_FILE, hashToken, serialHex } from './store.js';
+import { thrownCode } from '../identity/testing.js';
 
 const root = mkdtempSync(join(tmpdir(), 'podgate-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (): AuthorityStore => AuthorityStore.create(join(root, `s${n++}`), { trustDomain: 'example.org', now: 0 });
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof IdentityError);
-    return e.code;
-  }
-  return 'ok';
-}
 
 describe('serialHex', () => {
   const cases: { input: bigint | string; want: string }[] = [
@@ -33,7 +23,7 @@ describe('serialHex', () => {
   ];
   for (const c of cases) it(`${String(c.input)} → ${c.want}`, () => assert.equal(serialHex(c.input), c.want));
   for (const bad of ['', 'xyz', '0', '-5', 0n, -1n]) {
-    it(`refuses ${String(bad) || 'empty'}`, () => assert.equal(code(() => serialHex(bad)), 'PODGATE_E_SERIAL'));
+    it(`refuses ${String(bad) || 'empty'}`, () => assert.equal(thrownCode(() => serialHex(bad)), 'PODGATE_E_SERIAL'));
   }
 });
 
@@ -100,11 +90,11 @@ describe('checkKeyFilePermissions', () => {
       const path = join(root, `k${c.mode.toString(8)}.pem`);
       writeFileSync(path, 'x');
       chmodSync(path, c.mode);
-      assert.equal(code(() => checkKeyFilePermissions(path)), c.want);
+      assert.equal(thrownCode(() => checkKeyFilePermissions(path)), c.want);
     });
   }
   it('missing file → PODGATE_E_CA_KEY_MISSING', () => {
-    assert.equal(code(() => checkKeyFilePermissions(join(root, 'nope.pem'))), 'PODGATE_E_CA_KEY_MISSING');
+    assert.equal(thrownCode(() => checkKeyFilePermissions(join(root, 'nope.pem'))), 'PODGATE_E_CA_KEY_MISSING');
   });
 });
 
@@ -169,7 +159,7 @@ describe('AuthorityStore key file names', () => {
       assert.equal(name, 'ca-01-0.key.pem');
       assert.equal(s.keyFilePath(name), join(s.stateDir, 'ca', name));
       assert.equal(s.readKeyFile(name), 'KEY');
-      assert.equal(code(() => s.writeKeyFile('../escape', 'KEY')), 'PODGATE_E_AUTHORITY_STATE');
+      assert.equal(thrownCode(() => s.writeKeyFile('../escape', 'KEY')), 'PODGATE_E_AUTHORITY_STATE');
     } finally {
       s.close();
     }

@@ -16,8 +16,10 @@ import { after, before, describe, it } from 'node:test';
 import { createServer, type Server } from 'node:tls';
 import { BundleSet, X509Bundle } from './bundle/x509-bundle.js';
 import { createRootCa, loadCa, type CertificateAuthority } from './ca/ca.js';
+import { systemClock } from './clock.js';
 import { signSvid } from './ca/sign.js';
 import type { IdentityError } from './errors.js';
+import { opensslMissing } from './openssl-testing.js';
 import { StaticX509Source } from './source.js';
 import { TrustDomain, workloadId, type SpiffeId } from './spiffe-id.js';
 import { authorizeMemberOf } from './svid/verify.js';
@@ -26,10 +28,8 @@ import { makeCertificate } from './testing.js';
 import { serverTlsOptions, verifiedConnectionListener, type VerifiedPeer } from './tls.js';
 import { KeyUsage, parseCertificate } from './x509/certificate.js';
 import { createCsr } from './x509/csr.js';
-import { encodePem } from './x509/pem.js';
+import { certificatesToPem, encodePem } from './x509/pem.js';
 
-const probe = spawnSync('openssl', ['version'], { encoding: 'utf8' });
-const skip = probe.error || probe.status !== 0 ? 'openssl is not on PATH: install OpenSSL to run the interop tests' : false;
 
 // OpenSSL checks validity against the real clock, so "now" is the real time here.
 const NOW = Date.now();
@@ -62,7 +62,7 @@ function opensslAsync(args: string[], cwd: string): Promise<{ status: number | n
   });
 }
 
-describe('openssl interop', { skip }, () => {
+describe('openssl interop', { skip: opensslMissing }, () => {
   let dir: string;
   let ca: CertificateAuthority;
   let foreignCa: CertificateAuthority;
@@ -80,7 +80,7 @@ describe('openssl interop', { skip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'podgate-interop-'));
     ca = createRootCa({ trustDomain: td, now: NOW - 4 * HOUR, ttlMs: 48 * HOUR });
     foreignCa = createRootCa({ trustDomain: foreignTd, now: NOW - HOUR, ttlMs: 48 * HOUR });
-    file('bundle.pem', ca.roots.map((c) => encodePem('CERTIFICATE', c.der)).join(''));
+    file('bundle.pem', certificatesToPem(ca.roots));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -164,7 +164,7 @@ describe('openssl interop', { skip }, () => {
         server = createServer(
           serverTlsOptions(source, trust, { requireClientCertificate: mode.requireClientCertificate }),
           verifiedConnectionListener(
-            { bundles: trust.bundles, clock: { now: () => Date.now() }, authorizer: authorizeMemberOf(td), onRefused: (_s, e: IdentityError) => refused.push(e.code) },
+            { bundles: trust.bundles, clock: systemClock, authorizer: authorizeMemberOf(td), onRefused: (_s, e: IdentityError) => refused.push(e.code) },
             (socket, peer) => {
               if (peer) verified.push(peer);
               socket.end(`hello ${peer?.id.toString() ?? 'anonymous'}\n`);

@@ -4,10 +4,10 @@ import { createRootCa, type CertificateAuthority } from './ca/ca.js';
 import { rotationTime } from './ca/rotation.js';
 import { signSvid } from './ca/sign.js';
 import { IdentityError } from './errors.js';
-import { DEFAULT_RETRY, MIN_ROTATION_INTERVAL_MS, StaticX509Source, SvidRotator, svidRequest, timerScheduler, type RotatorEvent, type Scheduler } from './source.js';
+import { DEFAULT_RETRY, MIN_ROTATION_INTERVAL_MS, StaticX509Source, SvidRotator, timerScheduler, type RotatorEvent, type Scheduler } from './source.js';
 import { TrustDomain, workloadId } from './spiffe-id.js';
 import type { X509Svid } from './svid/x509-svid.js';
-import { parseCsr } from './x509/csr.js';
+import { createCsr, parseCsr } from './x509/csr.js';
 
 const T0 = Date.UTC(2030, 0, 1);
 const MINUTE = 60_000;
@@ -201,7 +201,7 @@ describe('SvidRotator', () => {
       setup: (h) => ({
         fetch: async () => {
           const { privateKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-          return signSvid({ ca: h.ca, csrDer: svidRequest(privateKey, appId), id: appId, ttlMs: HOUR, now: h.clock.now(), serial: 9n }).chain;
+          return signSvid({ ca: h.ca, csrDer: createCsr(privateKey, appId), id: appId, ttlMs: HOUR, now: h.clock.now(), serial: 9n }).chain;
         },
       }),
     },
@@ -282,20 +282,6 @@ describe('SvidRotator', () => {
     await r.start();
     assert.deepEqual(h.scheduler.pending(), [h.clock.t + MIN_ROTATION_INTERVAL_MS]);
     assert.ok(DEFAULT_RETRY.initialMs > 0);
-  });
-});
-
-describe('svidRequest', () => {
-  it('builds a CSR with the ID, or an ID-less one the authority can sign', async () => {
-    const { generateKeyPairSync } = await import('node:crypto');
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    assert.deepEqual(parseCsr(svidRequest(privateKey, appId)).uris, [appId.toString()]);
-    const unnamed = parseCsr(svidRequest(privateKey, undefined));
-    assert.deepEqual(unnamed.uris, []);
-    assert.equal(unnamed.keyType, 'ecdsa-p256');
-    const ca = createRootCa({ trustDomain: td, now: T0, ttlMs: HOUR });
-    const signed = signSvid({ ca, csrDer: svidRequest(privateKey, undefined), id: appId, ttlMs: MINUTE, now: T0, serial: 1n });
-    assert.equal(signed.id.toString(), appId.toString());
   });
 });
 

@@ -17,9 +17,6 @@ import { checkSvidShape, type X509Svid } from './svid/x509-svid.js';
 import { parseCertificate, type Certificate } from './x509/certificate.js';
 import { createCsr } from './x509/csr.js';
 
-export type { X509Svid } from './svid/x509-svid.js';
-export type { BundleSource } from './bundle/x509-bundle.js';
-
 /** The current X509-SVID of one identity, and a way to hear when it changes. */
 export interface X509Source {
   /** The latest SVID; throws `PODGATE_E_SOURCE_NOT_READY` before the first one arrives. */
@@ -123,11 +120,6 @@ function sourceError(code: string, message: string, hint?: string, cause?: unkno
   return new IdentityError(code, message, hint, cause === undefined ? undefined : { cause });
 }
 
-/** Builds the CSR an SvidRotator sends: with the URI SAN when the identity is known, else ID-less (the authority fills it in). */
-export function svidRequest(privateKey: KeyObject, id: SpiffeId | undefined): Buffer {
-  return createCsr(privateKey, id);
-}
-
 /**
  * Keeps one SVID fresh. `start()` fetches the first SVID (and rejects if that fails); afterwards
  * the rotator renews at half-life minus jitter, retries failures with exponential backoff while
@@ -221,7 +213,8 @@ export class SvidRotator implements X509Source {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     let svid: X509Svid;
     try {
-      const chain = await this.options.fetch(svidRequest(privateKey, this.options.id ?? this.current?.id));
+      // With the URI SAN when the identity is known, else ID-less (the authority fills it in).
+      const chain = await this.options.fetch(createCsr(privateKey, this.options.id ?? this.current?.id));
       svid = this.accept(chain, privateKey);
     } catch (error) {
       if (!this.closed) this.failed(error);

@@ -67,11 +67,6 @@ export function validatePathSegment(segment: string): void {
   for (let i = 0; i < segment.length; i++) if (!isPathSegmentChar(segment.charCodeAt(i))) fail(MSG.badPathSegmentChar);
 }
 
-/** Validates a path (empty, or leading slash and valid segments), as go-spiffe `ValidatePath`. */
-export function validatePath(path: string): void {
-  checkPath(path);
-}
-
 // Module-private factory so SpiffeId.parse skips re-checking a name it has just checked.
 let newTrustDomain: (checkedName: string) => TrustDomain;
 

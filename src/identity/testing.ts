@@ -1,7 +1,8 @@
 /**
  * Test-only certificate factory: builds X.509 certificates with exactly the defects a test asks
  * for (any key usage, CA flag, SANs, validity, broken signature), using @peculiar/asn1-x509 and
- * node:crypto. Not for production issuing: no input checks, no safe defaults.
+ * node:crypto. Not for production issuing: no input checks, no safe defaults. Also `thrownCode`,
+ * the error code a call throws, for table tests.
  */
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -29,7 +30,9 @@ import {
   Validity,
   Version,
 } from '@peculiar/asn1-x509';
+import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { IdentityError } from './errors.js';
 import { KeyUsage, parseCertificate, type Certificate } from './x509/certificate.js';
 import { encodePem } from './x509/pem.js';
 
@@ -143,6 +146,17 @@ export function makeCertificate(options: TestCertOptions): TestCert {
 }
 
 export const HOUR = 3_600_000;
+
+/** The code of the IdentityError `fn` throws, or 'ok' when it returns; any other exception fails the test. */
+export function thrownCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof IdentityError, `expected IdentityError, got ${String(e)}`);
+    return e.code;
+  }
+  return 'ok';
+}
 
 /** A root → intermediate → leaf chain for `td`, valid one hour either side of `now`, with per-level overrides. */
 export function makeChain(options: {

@@ -45,7 +45,7 @@ import type { Clock } from './clock.js';
 import type { X509Source } from './source.js';
 import type { SpiffeId, TrustDomain } from './spiffe-id.js';
 import { verifyX509Svid, type Authorizer } from './svid/verify.js';
-import type { X509Svid } from './svid/x509-svid.js';
+import { marshalX509Svid } from './svid/x509-svid.js';
 import { parseCertificate, type Certificate } from './x509/certificate.js';
 import { encodePem } from './x509/pem.js';
 
@@ -69,16 +69,8 @@ export interface VerifiedPeer {
   readonly chain: readonly Certificate[];
 }
 
-/** PEM chain (leaf first) and PKCS#8 PEM key of an SVID, for `cert` and `key`; the key stays in memory. */
-export function svidCredentials(svid: X509Svid): { cert: string; key: string } {
-  return {
-    cert: svid.certificates.map((c) => encodePem('CERTIFICATE', c.der)).join(''),
-    key: svid.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  };
-}
-
 /** The authorities of the given trust domains, as PEM strings for `ca`. */
-export function trustedAuthoritiesPem(trust: TrustOptions): string[] {
+function trustedAuthoritiesPem(trust: TrustOptions): string[] {
   const pems: string[] = [];
   for (const td of trust.trustDomains) {
     for (const authority of trust.bundles.getX509BundleForTrustDomain(td)?.authorities ?? []) pems.push(encodePem('CERTIFICATE', authority.der));
@@ -86,13 +78,15 @@ export function trustedAuthoritiesPem(trust: TrustOptions): string[] {
   return pems;
 }
 
-/** Context options (credentials, `ca`, TLS 1.3 minimum) for `tls.createSecureContext` or `server.setSecureContext`. */
+/**
+ * Context options (credentials, `ca`, TLS 1.3 minimum) for `tls.createSecureContext` or
+ * `server.setSecureContext`. The SVID's PEM chain (leaf first) and PKCS#8 key stay in memory.
+ */
 export function secureContextOptions(source: X509Source | undefined, trust: TrustOptions): SecureContextOptions {
-  return {
-    minVersion: 'TLSv1.3',
-    ca: trustedAuthoritiesPem(trust),
-    ...(source === undefined ? {} : svidCredentials(source.getX509Svid())),
-  };
+  const options: SecureContextOptions = { minVersion: 'TLSv1.3', ca: trustedAuthoritiesPem(trust) };
+  if (source === undefined) return options;
+  const { certificatesPem, keyPem } = marshalX509Svid(source.getX509Svid());
+  return { ...options, cert: certificatesPem, key: keyPem };
 }
 
 export interface ServerTlsSettings {
@@ -256,7 +250,7 @@ export function peerChain(cert: PeerCertificate | undefined): Certificate[] {
 }
 
 /** The SPIFFE checks on a peer certificate Node reports (detailed form, with issuers). Throws IdentityError. */
-export function verifyPeerCertificate(cert: PeerCertificate | undefined, verification: PeerVerification): VerifiedPeer {
+function verifyPeerCertificate(cert: PeerCertificate | undefined, verification: PeerVerification): VerifiedPeer {
   const chain = peerChain(cert);
   if (chain.length === 0) throw new IdentityError('PODGATE_E_TLS_NO_PEER_CERT', 'the peer presented no certificate', 'present an X509-SVID');
   const peer = verifyChain(chain, verification);
@@ -287,7 +281,7 @@ export function verifyPeer(socket: Pick<TLSSocket, 'getPeerCertificate'>, verifi
 }
 
 /** Node gives an empty object when the peer sent no certificate. */
-export function hasPeerCertificate(socket: Pick<TLSSocket, 'getPeerCertificate'>): boolean {
+function hasPeerCertificate(socket: Pick<TLSSocket, 'getPeerCertificate'>): boolean {
   const cert = socket.getPeerCertificate();
   return Buffer.isBuffer(cert.raw) && cert.raw.length > 0;
 }

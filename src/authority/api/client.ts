@@ -27,7 +27,19 @@ import { authorizeId, verifyX509Svid } from '../../identity/svid/verify.js';
 import type { X509Svid } from '../../identity/svid/x509-svid.js';
 import type { Certificate } from '../../identity/x509/certificate.js';
 import { clientTlsOptions, type PeerVerification, type TrustOptions } from '../../identity/tls.js';
-import { API_PATHS, ApiCode, apiError, readBundleBody, readErrorBody, readSvidResponse, type BundleBody, type SvidResponse } from './protocol.js';
+import {
+  API_PATHS,
+  ApiCode,
+  apiError,
+  readBundleBody,
+  readErrorBody,
+  readSvidResponse,
+  type AttestRequest,
+  type BundleBody,
+  type PodSvidRequest,
+  type RenewRequest,
+  type SvidResponse,
+} from './protocol.js';
 
 export interface AgentClientOptions {
   /** `https://host:port` of the authority API. */
@@ -83,11 +95,11 @@ export class AgentClient {
     this.node = this.rotator('node', async (csr) => {
       // The join token is single-use: attest once, renew with the node SVID afterwards.
       if (!this.attested) {
-        const response = await this.post(API_PATHS.attest, { token, csr: csr.toString('base64') }, undefined);
+        const response = await this.post(API_PATHS.attest, { token, csr: csr.toString('base64') } satisfies AttestRequest, undefined);
         this.attested = true;
         return response;
       }
-      return this.post(API_PATHS.renew, { csr: csr.toString('base64') }, this.node);
+      return this.post(API_PATHS.renew, { csr: csr.toString('base64') } satisfies RenewRequest, this.node);
     });
   }
 
@@ -125,7 +137,7 @@ export class AgentClient {
    */
   async workloadSource(pod: { readonly namespace: string; readonly pod: string }): Promise<WorkloadX509Source> {
     const rotator = this.rotator(`pod ${pod.namespace}/${pod.pod}`, (csr) =>
-      this.post(API_PATHS.svid, { namespace: pod.namespace, pod: pod.pod, csr: csr.toString('base64') }, this.node),
+      this.post(API_PATHS.svid, { namespace: pod.namespace, pod: pod.pod, csr: csr.toString('base64') } satisfies PodSvidRequest, this.node),
     );
     await rotator.start();
     this.workloads.add(rotator);
@@ -181,7 +193,7 @@ export class AgentClient {
     this.bundles.set(bundle);
   }
 
-  private async post(path: string, body: object, identity: X509Source | undefined): Promise<SvidResponse> {
+  private async post(path: string, body: AttestRequest | RenewRequest | PodSvidRequest, identity: X509Source | undefined): Promise<SvidResponse> {
     return readSvidResponse(await this.call('POST', path, body, identity));
   }
 

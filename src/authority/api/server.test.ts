@@ -8,16 +8,17 @@ import { SpiffeBundle } from '../../identity/bundle/spiffe-bundle.js';
 import { BundleSet } from '../../identity/bundle/x509-bundle.js';
 import { authorizeAny } from '../../identity/svid/verify.js';
 import { clientTlsOptions } from '../../identity/tls.js';
-import { StaticX509Source, svidRequest } from '../../identity/source.js';
-import { agentId, authorityServerId, TrustDomain, workloadId } from '../../identity/spiffe-id.js';
+import { StaticX509Source } from '../../identity/source.js';
+import { agentId, authorityServerId, TrustDomain, workloadId, type SpiffeId } from '../../identity/spiffe-id.js';
 import { parseCertificates } from '../../identity/x509/certificate.js';
+import { createCsr } from '../../identity/x509/csr.js';
 import { Authority } from '../authority.js';
 import { MAX_BODY_BYTES, statusForCode } from './protocol.js';
 import { directSvid, errorCode, keepAliveClient, rawRequest, startTestAuthority, type RawRequest, type TestAuthority } from './testing.js';
 
 const td = TrustDomain.parse('cluster.local');
 const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-const csr = (id?: Parameters<typeof svidRequest>[1]): string => svidRequest(key, id).toString('base64');
+const csr = (id?: SpiffeId): string => createCsr(key, id).toString('base64');
 const json = (value: unknown): Pick<RawRequest, 'body' | 'headers'> => ({ body: JSON.stringify(value), headers: { 'Content-Type': 'application/json' } });
 
 describe('authority API server', () => {
@@ -107,7 +108,7 @@ describe('authority API server', () => {
     {
       name: 'a CSR with a broken signature',
       request: () => {
-        const der = svidRequest(key, undefined);
+        const der = createCsr(key);
         der[der.length - 1]! ^= 0x01;
         return { method: 'POST', path: '/v1/svid', identity: agent, ...json({ namespace: 'default', pod: 'web-1', csr: der.toString('base64') }) };
       },

@@ -37,7 +37,6 @@ import {
   peerOf,
   recheckPeer,
   refuseUnverifiedPeers,
-  secureContextOptions,
   serverTlsOptions,
   type PeerVerification,
   type TrustOptions,
@@ -106,7 +105,6 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i;
 type Route = { readonly method: 'GET' | 'POST'; readonly handle: (request: ApiRequest) => Promise<unknown> | unknown };
 
 interface ApiRequest {
-  readonly req: IncomingMessage;
   readonly body: unknown;
   readonly peer: SpiffeId | undefined;
 }
@@ -115,7 +113,6 @@ interface ApiRequest {
 interface ServerParts {
   readonly server: Server;
   readonly rotator: SvidRotator;
-  readonly trust: TrustOptions;
   readonly verification: PeerVerification;
   readonly emit: (event: ApiEvent) => void;
   readonly url: string;
@@ -126,25 +123,11 @@ export class AuthorityServer {
   private readonly routes: ReadonlyMap<string, Route>;
   private readonly stops: (() => void)[] = [];
   private closed = false;
-  private readonly server: Server;
-  private readonly rotator: SvidRotator;
-  private readonly trust: TrustOptions;
-  private readonly verification: PeerVerification;
-  private readonly emit: (event: ApiEvent) => void;
-  readonly url: string;
-  readonly port: number;
 
   private constructor(
     private readonly options: AuthorityServerOptions,
-    parts: ServerParts,
+    private readonly parts: ServerParts,
   ) {
-    this.server = parts.server;
-    this.rotator = parts.rotator;
-    this.trust = parts.trust;
-    this.verification = parts.verification;
-    this.emit = parts.emit;
-    this.url = parts.url;
-    this.port = parts.port;
     this.routes = new Map<string, Route>([
       [API_PATHS.attest, { method: 'POST', handle: (r) => this.attest(r) }],
       [API_PATHS.renew, { method: 'POST', handle: (r) => this.renew(r) }],
@@ -183,7 +166,7 @@ export class AuthorityServer {
     const bundles = { getX509BundleForTrustDomain: (t: TrustDomain) => (t.equals(td) ? authority.bundle() : undefined) };
     const trust: TrustOptions = { bundles, trustDomains: [td] };
     const verification: PeerVerification = { bundles, clock, authorizer: authorizeMemberOf(td), isRevoked: (leaf: Certificate) => authority.isDenied(leaf.serial) };
-    const server = createServer({ ...serverTlsOptions(rotator, trust, { requireClientCertificate: false }) });
+    const server = createServer(serverTlsOptions(rotator, trust, { requireClientCertificate: false }));
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     const host = options.host ?? '127.0.0.1';
@@ -196,7 +179,7 @@ export class AuthorityServer {
     });
     const port = (server.address() as AddressInfo).port;
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const api = new AuthorityServer(options, { server, rotator, trust, verification, emit, url, port });
+    const api = new AuthorityServer(options, { server, rotator, verification, emit, url, port });
     // Before the TLS socket takes the current context: has another process changed the bundle?
     const syncBeforeHandshake = (): void => {
       try {
@@ -229,24 +212,29 @@ export class AuthorityServer {
     return api;
   }
 
-  /** The server's current SVID source (its ID is `spiffe://td/podgate/authority`). */
-  get source(): X509Source {
-    return this.rotator;
+  /** `https://host:port` the server listens on. */
+  get url(): string {
+    return this.parts.url;
   }
 
-  /** Re-reads the bundle into the TLS context now. Not needed after CA rotation: bundle changes reach the context by themselves. */
-  refreshTrust(): void {
-    this.server.setSecureContext(secureContextOptions(this.rotator, this.trust));
+  get port(): number {
+    return this.parts.port;
+  }
+
+  /** The server's current SVID source (its ID is `spiffe://td/podgate/authority`). */
+  get source(): X509Source {
+    return this.parts.rotator;
   }
 
   /** Stops listening, drops open connections and stops rotating the server SVID. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const { server, rotator } = this.parts;
     for (const stop of this.stops) stop();
-    this.rotator.close();
-    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
+    rotator.close();
+    const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
     await closing;
   }
 
@@ -266,24 +254,24 @@ export class AuthorityServer {
         throw apiError(ApiCode.method, `${path} accepts ${route.method}, not ${method.slice(0, 20)}`);
       }
       const body = route.method === 'POST' ? await this.readJson(req) : undefined;
-      const result = await route.handle({ req, body, peer });
+      const result = await route.handle({ body, peer });
       this.send(res, 200, result);
     } catch (error) {
       const coded =
         error instanceof IdentityError ? error : apiError(ApiCode.internal, 'internal error', 'the authority logged the cause; retry later');
-      if (!(error instanceof IdentityError)) this.emit({ type: 'internal-error', error });
+      if (!(error instanceof IdentityError)) this.parts.emit({ type: 'internal-error', error });
       status = statusForCode(coded.code);
       code = coded.code;
       if (coded.code === ApiCode.bodyTooLarge || coded.code === ApiCode.peerRefused) res.setHeader('Connection', 'close');
       this.send(res, status, errorBody(coded));
     }
-    this.emit({ type: 'response', method, path: path.slice(0, 200), status, ...(code === undefined ? {} : { code }), ...(peer === undefined ? {} : { peer: peer.toString() }) });
+    this.parts.emit({ type: 'response', method, path: path.slice(0, 200), status, ...(code === undefined ? {} : { code }), ...(peer === undefined ? {} : { peer: peer.toString() }) });
   }
 
   // The handshake verified this peer once; the connection may have outlived its SVID or its standing.
   private recheck(peer: VerifiedPeer): void {
     try {
-      recheckPeer(peer, this.verification);
+      recheckPeer(peer, this.parts.verification);
     } catch (error) {
       if (!(error instanceof IdentityError)) throw error;
       throw apiError(ApiCode.peerRefused, `the client SVID is no longer accepted (${error.code}): ${error.message}`, 'reconnect with a current node SVID; a deny-listed node must attest again');

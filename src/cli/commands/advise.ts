@@ -1,12 +1,11 @@
 import { createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { Advisor, adviceToYaml, POLICY_FORMATS, type Advice, type PolicyFormat } from '../../advise/advise.js';
-import { detectInputKind, feedStream } from '../../advise/input.js';
-import { adviseFileInParallel, PARALLEL_MIN_BYTES } from '../../advise/parallel.js';
+import { feedStream, kindOfHead } from '../../advise/input.js';
+import { adviseFileInParallel, defaultWorkers, PARALLEL_MIN_BYTES } from '../../advise/parallel.js';
 import { SkipReport } from '../../flow/jsonl.js';
 import { asCliError, CliError, collect, loadForEvaluation, stdio, type Output } from '../common.js';
 
@@ -50,7 +49,7 @@ export function registerAdvise(program: Command, output: Output = stdio): void {
     .option('-n, --namespace <name>', 'advise this namespace (repeatable); default: every namespace with pods except kube-system', collect, [])
     .option('--format <format>', `${POLICY_FORMATS.join(' or ')}`, 'networkpolicy')
     .option('--require-auth', 'Cilium format: require mutual authentication (authentication.mode: required) on pod-to-pod allows')
-    .option('--workers <n>', `threads for a --flows file of JSON lines over ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB (default: the CPU count, at most 4; 1: one pass)`)
+    .option('--workers <n>', `threads for a --flows file of JSON lines over ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB (default here: ${defaultWorkers()}, one per core up to 4; 1: one pass)`)
     .addHelpText(
       'after',
       [
@@ -175,15 +174,15 @@ export function summaryLine(advice: Advice, out: string | undefined): string {
   ].join('\n');
 }
 
+type ParallelRun = ReturnType<typeof adviseFileInParallel>;
+
 /**
  * For a large file of JSON flow lines on a machine with several cores: workers start on it at once,
  * before this thread loads the manifests. undefined: read it in one pass.
  */
-type ParallelRun = ReturnType<typeof adviseFileInParallel>;
-
 async function startParallel(run: AdviseRun): Promise<ParallelRun | undefined> {
   if (run.flows === undefined || run.flows === '-' || run.manifests.length === 0 || run.manifests.includes('-')) return undefined;
-  const workers = run.workers ?? Math.min(availableParallelism(), 4);
+  const workers = run.workers ?? defaultWorkers();
   let size: number;
   try {
     const stats = statSync(run.flows);
@@ -208,7 +207,7 @@ async function startsWithJson(path: string): Promise<boolean> {
   const handle = await open(path, 'r');
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(1 << 16), 0, 1 << 16, 0);
-    return detectInputKind(buffer.toString('utf8', 0, bytesRead).split('\n').find((line) => line.trim() !== '' || line.includes('\t'))) === 'json';
+    return kindOfHead(buffer.toString('utf8', 0, bytesRead)) === 'json';
   } finally {
     await handle.close();
   }

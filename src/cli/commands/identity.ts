@@ -326,7 +326,7 @@ Example:
 
   identity
     .command('deny')
-    .description('deny-list an SVID by serial: the authority API refuses it at the handshake until it expires')
+    .description('deny-list an SVID by serial: the authority API refuses it, at the handshake and on connections already open, until it expires')
     .requiredOption('--serial <hex>', 'the serial, in hex as `openssl x509 -serial` prints it')
     .requiredOption('--reason <text>', 'why (kept in the audit log)')
     .option('--state-dir <dir>', STATE_DIR_HELP)

@@ -6,7 +6,7 @@
  */
 import type { TrustDomain } from '../spiffe-id.js';
 import { parsePemCertificates, type Certificate } from '../x509/certificate.js';
-import { encodePem } from '../x509/pem.js';
+import { certificatesToPem } from '../x509/pem.js';
 
 /** One method: the X.509 bundle of a trust domain, or undefined when there is none. */
 export interface BundleSource {
@@ -35,7 +35,7 @@ export class X509Bundle implements BundleSource {
   }
 
   toPem(): string {
-    return this.authorities.map((c) => encodePem('CERTIFICATE', c.der)).join('');
+    return certificatesToPem(this.authorities);
   }
 
   hasAuthority(cert: Certificate): boolean {

@@ -12,7 +12,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, ty
 import { IdentityError } from '../errors.js';
 import type { TrustDomain } from '../spiffe-id.js';
 import { parseCertificate, parseCertificates, signedBy, KeyUsage, type Certificate } from '../x509/certificate.js';
-import { encodePem } from '../x509/pem.js';
+import { certificatesToPem } from '../x509/pem.js';
 import { classifyKey, Oid, signatureAlgorithmFor, type KeyType } from './algorithms.js';
 import * as der from './der.js';
 import {
@@ -30,7 +30,7 @@ import {
   wholeSeconds,
   X509_V3,
 } from './certificate-builder.js';
-import { importSpki } from './spki.js';
+import { subjectPublicKeyBits } from './spki.js';
 
 export interface CertificateAuthority {
   readonly trustDomain: TrustDomain;
@@ -89,7 +89,7 @@ export function createRootCa(options: CreateRootCaOptions): CertificateAuthority
   const serial = options.serial ?? randomSerial();
   if (serial <= 0n || serial > MAX_SERIAL) caError('PODGATE_E_CA_INVALID', 'CA serial must be positive and at most 20 octets', 'let podgate choose the serial');
   const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  const keyId = keyIdentifier(importSpki(spki).subjectPublicKey);
+  const keyId = keyIdentifier(subjectPublicKeyBits(spki));
   // A serial-bearing name keeps successive roots distinct for issuer lookup during rotation.
   const name = buildName([
     { type: Oid.organizationName, value: 'podgate' },
@@ -152,7 +152,7 @@ function isSelfSigned(cert: Certificate): boolean {
   return cert.subjectDer.equals(cert.issuerDer) && signedBy(cert, cert);
 }
 
-function parsePemCertificates(pem: string | Uint8Array, what: string): Certificate[] {
+function parseCaCertificates(pem: string | Uint8Array, what: string): Certificate[] {
   try {
     return parseCertificates(pem);
   } catch (cause) {
@@ -187,7 +187,7 @@ function checkWindow(cert: Certificate, now: Date, role: string): void {
 
 /** Loads an operator-supplied CA or intermediate and its key; checks the key, CA flags, chain and validity. */
 export function loadCa(options: LoadCaOptions): CertificateAuthority {
-  const chain = parsePemCertificates(options.certificatesPem, 'CA certificates');
+  const chain = parseCaCertificates(options.certificatesPem, 'CA certificates');
   const signing = chain[0];
   if (signing === undefined) caError('PODGATE_E_CA_INVALID', 'no CERTIFICATE block in the CA certificates', 'pass the CA certificate in PEM');
   let privateKey: KeyObject;
@@ -208,7 +208,7 @@ export function loadCa(options: LoadCaOptions): CertificateAuthority {
       caError('PODGATE_E_CA_CHAIN', `certificate ${i + 1} did not issue certificate ${i}`, 'order the chain from the signing CA up to the root');
     }
   }
-  const bundled = options.bundlePem === undefined ? [] : parsePemCertificates(options.bundlePem, 'CA bundle');
+  const bundled = options.bundlePem === undefined ? [] : parseCaCertificates(options.bundlePem, 'CA bundle');
   const roots = [...chain.filter(isSelfSigned), ...bundled.filter((c) => c.isCA)];
   const top = chain[chain.length - 1]!;
   const anchor = roots.find((root) => root === top || (top.issuerDer.equals(root.subjectDer) && signedBy(top, root)));
@@ -237,8 +237,8 @@ export function loadCa(options: LoadCaOptions): CertificateAuthority {
 export function caToPem(ca: CertificateAuthority): { certificatesPem: string; rootsPem: string; keyPem: string } {
   const chain = [ca.certificate, ...ca.intermediates.filter((c) => c !== ca.certificate)];
   return {
-    certificatesPem: chain.map((c) => encodePem('CERTIFICATE', c.der)).join(''),
-    rootsPem: ca.roots.map((c) => encodePem('CERTIFICATE', c.der)).join(''),
+    certificatesPem: certificatesToPem(chain),
+    rootsPem: certificatesToPem(ca.roots),
     keyPem: ca.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
 }

@@ -34,6 +34,7 @@ import {
   wholeSeconds,
   X509_V3,
 } from './certificate-builder.js';
+import { subjectPublicKeyBits } from './spki.js';
 
 /** Default X509-SVID lifetime (the issue's default TTL). */
 export const DEFAULT_SVID_TTL_MS = 60 * 60 * 1000;
@@ -66,11 +67,8 @@ export interface SignedSvid {
 interface CaTemplate {
   readonly algorithm: SignatureAlgorithm;
   readonly algorithmId: Buffer;
-  /** version, then the serial goes between these two */
-  readonly head: Buffer;
-  /** signature algorithm and issuer Name */
+  /** What follows the serial: signature algorithm and issuer Name. */
   readonly afterSerial: Buffer;
-  readonly subject: Buffer;
   readonly constantExtensions: { readonly signing: Buffer; readonly rsa: Buffer };
   readonly authorityKeyId: Buffer;
   readonly intermediates: readonly Buffer[];
@@ -85,13 +83,11 @@ function templateFor(ca: CertificateAuthority): CaTemplate {
   if (template !== undefined) return template;
   const algorithm = signatureAlgorithmFor(ca.keyType);
   const algorithmId = algorithmIdentifier(algorithm);
-  const caKeyId = ca.certificate.subjectKeyId !== undefined ? Buffer.from(ca.certificate.subjectKeyId, 'hex') : keyIdentifierOf(ca);
+  const caKeyId = ca.certificate.subjectKeyId !== undefined ? Buffer.from(ca.certificate.subjectKeyId, 'hex') : keyIdentifier(subjectPublicKeyBits(ca.certificate.spki));
   template = {
     algorithm,
     algorithmId,
-    head: X509_V3,
     afterSerial: Buffer.concat([algorithmId, ca.certificate.subjectDer]),
-    subject: SVID_SUBJECT,
     constantExtensions: {
       signing: Buffer.concat([LEAF_BASIC_CONSTRAINTS, keyUsageExtension(KeyUsageFlags.digitalSignature), SVID_EXT_KEY_USAGE]),
       rsa: Buffer.concat([
@@ -107,19 +103,12 @@ function templateFor(ca: CertificateAuthority): CaTemplate {
   return template;
 }
 
-function keyIdentifierOf(ca: CertificateAuthority): Buffer {
-  const spki = ca.certificate.spki;
-  const outer = der.readTlv(spki, 0);
-  const bits = der.childrenOf(spki, outer)[1]!;
-  return keyIdentifier(spki.subarray(bits.contentStart + 1, bits.end));
-}
-
 function issueError(code: string, message: string, hint: string): never {
   throw new IdentityError(code, message, hint);
 }
 
 /** Validity of an SVID signed at `now` for `ttlMs` by `ca` (backdated, clamped, whole seconds). */
-export function svidValidity(ca: CertificateAuthority, now: Date | number, ttlMs: number): { notBefore: Date; notAfter: Date } {
+function svidValidity(ca: CertificateAuthority, now: Date | number, ttlMs: number): { notBefore: Date; notAfter: Date } {
   const at = toDate(now).getTime();
   if (!Number.isFinite(ttlMs) || ttlMs < MIN_SVID_TTL_MS) {
     issueError('PODGATE_E_ISSUE_TTL', `SVID TTL must be at least ${MIN_SVID_TTL_MS} ms, got ${ttlMs}`, 'use a TTL such as 1h');
@@ -137,7 +126,7 @@ export function svidValidity(ca: CertificateAuthority, now: Date | number, ttlMs
 }
 
 /** The one check between a CSR and a grant: the CSR may ask for the granted ID or for nothing. */
-export function checkRequestedId(request: CertificateRequest, id: SpiffeId): void {
+function checkRequestedId(request: CertificateRequest, id: SpiffeId): void {
   const wanted = id.toString();
   if (request.uris.length === 0 || (request.uris.length === 1 && request.uris[0] === wanted)) return;
   issueError(
@@ -172,11 +161,11 @@ export function signSvid(options: SignSvidOptions): SignedSvid {
     ),
   );
   const tbs = der.sequence(
-    t.head,
+    X509_V3,
     der.integer(serial),
     t.afterSerial,
     validity(notBefore, notAfter),
-    t.subject,
+    SVID_SUBJECT,
     request.spki,
     extensions,
   );

@@ -66,14 +66,34 @@ function toJwk(bytes: Buffer, algorithm: der.Tlv, keyBits: Buffer): JsonWebKey |
   return undefined;
 }
 
-/** Imports a DER SubjectPublicKeyInfo. Structure errors: IdentityError PODGATE_E_DER; unknown keys: Node's error. */
-export function importSpki(spki: Buffer): PublicKeyInfo {
+function notSpki(): never {
+  throw new IdentityError(der.DER_ERROR, 'malformed DER: not a SubjectPublicKeyInfo', 'send a DER SubjectPublicKeyInfo');
+}
+
+interface SpkiFields {
+  readonly algorithm: der.Tlv;
+  /** The BIT STRING's unused-bits octet (undefined when the BIT STRING is empty). */
+  readonly unusedBits: number | undefined;
+  readonly subjectPublicKey: Buffer;
+}
+
+function spkiFields(spki: Buffer): SpkiFields {
   const outer = der.readTlv(spki, 0);
   const [algorithm, bits, extra] = der.childrenOf(spki, outer);
-  if (outer.tag !== der.Tag.sequence || outer.end !== spki.length || algorithm?.tag !== der.Tag.sequence || bits?.tag !== der.Tag.bitString || extra !== undefined || spki[bits.contentStart] !== 0) {
-    throw new IdentityError(der.DER_ERROR, 'malformed DER: not a SubjectPublicKeyInfo', 'send a DER SubjectPublicKeyInfo');
-  }
-  const subjectPublicKey = spki.subarray(bits.contentStart + 1, bits.end);
+  if (outer.tag !== der.Tag.sequence || outer.end !== spki.length || algorithm?.tag !== der.Tag.sequence || bits?.tag !== der.Tag.bitString || extra !== undefined) notSpki();
+  const unusedBits = bits.end > bits.contentStart ? spki[bits.contentStart] : undefined;
+  return { algorithm, unusedBits, subjectPublicKey: spki.subarray(bits.contentStart + 1, bits.end) };
+}
+
+/** Contents of a DER SubjectPublicKeyInfo's subjectPublicKey BIT STRING: the SKI input. Structure errors: PODGATE_E_DER. */
+export function subjectPublicKeyBits(spki: Buffer): Buffer {
+  return spkiFields(spki).subjectPublicKey;
+}
+
+/** Imports a DER SubjectPublicKeyInfo. Structure errors: IdentityError PODGATE_E_DER; unknown keys: Node's error. */
+export function importSpki(spki: Buffer): PublicKeyInfo {
+  const { algorithm, unusedBits, subjectPublicKey } = spkiFields(spki);
+  if (unusedBits !== 0) notSpki();
   const jwk = toJwk(spki, algorithm, subjectPublicKey);
   const key = jwk !== undefined ? createPublicKey({ key: jwk, format: 'jwk' }) : createPublicKey({ key: spki, format: 'der', type: 'spki' });
   return { key, subjectPublicKey };

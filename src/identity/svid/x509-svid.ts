@@ -23,7 +23,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { IdentityError } from '../errors.js';
 import { SpiffeId } from '../spiffe-id.js';
 import { ExtKeyUsageOid, KeyUsage, parsePemCertificates, type Certificate } from '../x509/certificate.js';
-import { decodePem, encodePem } from '../x509/pem.js';
+import { certificatesToPem, decodePem, encodePem } from '../x509/pem.js';
 
 export interface X509Svid {
   id: SpiffeId;
@@ -155,7 +155,7 @@ export function parseX509Svid(certsPem: Uint8Array | string, keyPem: Uint8Array 
 export function marshalX509Svid(svid: X509Svid): { certificatesPem: string; keyPem: string } {
   const key = svid.privateKey.export({ format: 'der', type: 'pkcs8' });
   return {
-    certificatesPem: svid.certificates.map((c) => encodePem('CERTIFICATE', c.der)).join(''),
+    certificatesPem: certificatesToPem(svid.certificates),
     keyPem: encodePem('PRIVATE KEY', key),
   };
 }

@@ -18,6 +18,7 @@ import {
   SubjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { Oid, signatureAlgorithmByOid } from '../ca/algorithms.js';
 import { readingDer, readTlv as readDerTlv, type Tlv } from '../ca/der.js';
 import { IdentityError } from '../errors.js';
 import { decodePem } from './pem.js';
@@ -40,8 +41,8 @@ export const KeyUsage = {
 
 export const ExtKeyUsageOid = {
   any: '2.5.29.37.0',
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
+  serverAuth: Oid.serverAuth,
+  clientAuth: Oid.clientAuth,
 } as const;
 
 /** URI and DNS subtrees of a name constraints extension; `otherForms` lists any other GeneralName kinds present. */
@@ -92,29 +93,27 @@ export interface Certificate {
   unhandledCriticalExtensions: string[];
 }
 
-const OID = {
-  subjectKeyId: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  basicConstraints: '2.5.29.19',
-  nameConstraints: '2.5.29.30',
-  certificatePolicies: '2.5.29.32',
-  policyConstraints: '2.5.29.36',
-  authorityKeyId: '2.5.29.35',
-  extKeyUsage: '2.5.29.37',
-  inhibitAnyPolicy: '2.5.29.54',
-} as const;
-
 // Critical extensions a verifier may accept even though only some are interpreted (as Go's x509).
-const HANDLED_CRITICAL = new Set<string>(Object.values(OID));
+const HANDLED_CRITICAL = new Set<string>([
+  Oid.subjectKeyId,
+  Oid.keyUsage,
+  Oid.subjectAltName,
+  Oid.basicConstraints,
+  Oid.nameConstraints,
+  Oid.certificatePolicies,
+  Oid.policyConstraints,
+  Oid.authorityKeyId,
+  Oid.extKeyUsage,
+  Oid.inhibitAnyPolicy,
+]);
 
 const DN_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.6': 'C',
+  [Oid.commonName]: 'CN',
+  [Oid.countryName]: 'C',
   '2.5.4.7': 'L',
   '2.5.4.8': 'ST',
   '2.5.4.9': 'STREET',
-  '2.5.4.10': 'O',
+  [Oid.organizationName]: 'O',
   '2.5.4.11': 'OU',
   '2.5.4.5': 'serialNumber',
   '0.9.2342.19200300.100.1.25': 'DC',
@@ -284,24 +283,24 @@ export function parseCertificate(input: Uint8Array): Certificate {
     const value = ext.extnValue.buffer;
     try {
       switch (ext.extnID) {
-        case OID.basicConstraints: {
+        case Oid.basicConstraints: {
           const bc = AsnConvert.parse(value, BasicConstraints);
           cert.hasBasicConstraints = true;
           cert.isCA = bc.cA;
           cert.pathLenConstraint = bc.pathLenConstraint;
           break;
         }
-        case OID.keyUsage: {
+        case Oid.keyUsage: {
           const bits = readTlv(new Uint8Array(value), 0, value.byteLength);
           if (bits.tag !== 0x03 || bits.end - bits.contentStart < 1) malformed('key usage is not a BIT STRING');
           cert.keyUsage = keyUsageFlags(new Uint8Array(value, bits.contentStart + 1, bits.end - bits.contentStart - 1));
           cert.keyUsageCritical = ext.critical;
           break;
         }
-        case OID.extKeyUsage:
+        case Oid.extKeyUsage:
           cert.extKeyUsage = [...AsnConvert.parse(value, ExtendedKeyUsage)];
           break;
-        case OID.subjectAltName: {
+        case Oid.subjectAltName: {
           for (const name of AsnConvert.parse(value, SubjectAlternativeName)) {
             if (name.uniformResourceIdentifier !== undefined) cert.uris.push(name.uniformResourceIdentifier);
             else if (name.dNSName !== undefined) cert.dnsNames.push(name.dNSName);
@@ -309,15 +308,15 @@ export function parseCertificate(input: Uint8Array): Certificate {
           cert.sanCritical = ext.critical;
           break;
         }
-        case OID.subjectKeyId:
+        case Oid.subjectKeyId:
           cert.subjectKeyId = hex(AsnConvert.parse(value, SubjectKeyIdentifier).buffer);
           break;
-        case OID.authorityKeyId: {
+        case Oid.authorityKeyId: {
           const aki = AsnConvert.parse(value, AuthorityKeyIdentifier);
           if (aki.keyIdentifier) cert.authorityKeyId = hex(aki.keyIdentifier.buffer);
           break;
         }
-        case OID.nameConstraints:
+        case Oid.nameConstraints:
           cert.hasNameConstraints = true;
           cert.nameConstraints = nameConstraintsOf(AsnConvert.parse(value, AsnNameConstraints));
           break;
@@ -330,36 +329,6 @@ export function parseCertificate(input: Uint8Array): Certificate {
     }
   }
   return Object.freeze(cert);
-}
-
-/**
- * Parsed certificates by DER, least recently used dropped first. Peers present the same SVID on
- * every handshake for its whole lifetime, so a cache turns a ~0.6 ms parse into a map lookup and
- * lets the verifier's signature cache (keyed by these objects) hit as well.
- */
-export class CertificateCache {
-  private readonly entries = new Map<string, Certificate>();
-
-  constructor(private readonly maxEntries = 1024) {}
-
-  /** Same result (or error) as `parseCertificate`; errors are not cached. */
-  parse(der: Uint8Array): Certificate {
-    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-      return hit;
-    }
-    const cert = parseCertificate(der);
-    this.entries.set(key, cert);
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    return cert;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
 
 /**
@@ -403,38 +372,13 @@ export function parsePemCertificates(pem: string | Uint8Array, context: string, 
   return certs;
 }
 
-// crypto.verify digest per signature OID; null for Ed25519 (no separate digest). SHA-1/MD5 refused as in Go.
-const SIGNATURE_DIGESTS: Record<string, string | null> = {
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.3.101.112': null,
-};
-
-const KEY_TYPE_FOR: Record<string, string> = {
-  '1.2.840.10045.4.3.2': 'ec',
-  '1.2.840.10045.4.3.3': 'ec',
-  '1.2.840.10045.4.3.4': 'ec',
-  '1.2.840.113549.1.1.11': 'rsa',
-  '1.2.840.113549.1.1.12': 'rsa',
-  '1.2.840.113549.1.1.13': 'rsa',
-  '1.3.101.112': 'ed25519',
-};
-
-/** Whether `parseCertificate` output with this signature algorithm can be checked by `signedBy`. */
-export function isSupportedSignatureAlgorithm(oid: string): boolean {
-  return oid in SIGNATURE_DIGESTS;
-}
-
 /** True when `issuer`'s public key verifies the signature over `cert`'s TBS bytes. Never throws. */
 export function signedBy(cert: Certificate, issuer: Certificate): boolean {
-  const digest = SIGNATURE_DIGESTS[cert.signatureAlgorithm];
-  if (digest === undefined || issuer.publicKey.asymmetricKeyType !== KEY_TYPE_FOR[cert.signatureAlgorithm]) return false;
+  // SHA-1, MD5 and RSA-PSS signatures are not listed, so they are refused as in Go.
+  const algorithm = signatureAlgorithmByOid(cert.signatureAlgorithm);
+  if (algorithm === undefined || issuer.publicKey.asymmetricKeyType !== algorithm.keyFamily) return false;
   try {
-    return verify(digest, cert.tbs, issuer.publicKey, cert.signature);
+    return verify(algorithm.hash, cert.tbs, issuer.publicKey, cert.signature);
   } catch {
     return false;
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodePem, encodePem } from './pem.js';
+import { certificatesToPem, decodePem, encodePem } from './pem.js';
 
 test('PEM decoding follows Go encoding/pem leniency', () => {
   const der = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
@@ -26,4 +26,11 @@ test('PEM decoding follows Go encoding/pem leniency', () => {
 test('many unterminated BEGIN lines are scanned once (no quadratic blow-up)', () => {
   const text = '-----BEGIN CERTIFICATE-----\n'.repeat(50_000) + encodePem('KEY', Buffer.from([1]));
   assert.deepEqual(decodePem(text).map((b) => b.type), ['KEY']);
+});
+
+test('certificatesToPem writes one CERTIFICATE block per DER or parsed certificate, in order', () => {
+  const a = Buffer.from([0x30, 0x01, 0x01]);
+  const b = Buffer.from([0x30, 0x01, 0x02]);
+  assert.equal(certificatesToPem([a, { der: b }]), encodePem('CERTIFICATE', a) + encodePem('CERTIFICATE', b));
+  assert.equal(certificatesToPem([]), '');
 });

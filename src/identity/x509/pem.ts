@@ -61,3 +61,10 @@ export function encodePem(type: string, der: Uint8Array): string {
   for (let i = 0; i < body.length; i += 64) out += body.slice(i, i + 64) + '\n';
   return out + `-----END ${type}-----\n`;
 }
+
+/** CERTIFICATE blocks in order, for DER certificates or anything that carries its DER (a parsed `Certificate`). */
+export function certificatesToPem(certs: Iterable<Uint8Array | { readonly der: Uint8Array }>): string {
+  let out = '';
+  for (const cert of certs) out += encodePem('CERTIFICATE', cert instanceof Uint8Array ? cert : cert.der);
+  return out;
+}
