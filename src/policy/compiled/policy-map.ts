@@ -199,18 +199,21 @@ export function buildPolicyMap(bindings: Iterable<Binding>): PolicyMap {
     map.admin.sort(byTierOrder);
     map.baseline.sort(byTierOrder);
     const isolatedBy = sortRules(map.isolatedBy);
-    // A literal, not a spread: the lookup reads these fields first and a spread object keeps them out of
-    // line. Empty layers share one array, which stays in cache.
+    // The fields a lookup reads come first, so they share the object's first cache line; the program
+    // is allocated just before the object, next to it in memory. Empty layers share one array.
+    const { program, order } = packed(map.guardrails, map.admin, map.deny, map.allow, map.baseline);
+    const defaultDeny: DirectionVerdict = Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy });
     return {
+      program,
+      order,
+      isolated: isolatedBy.length > 0,
+      defaultDeny,
       guardrails: shared(map.guardrails),
       admin: shared(map.admin),
       deny: shared(map.deny),
       allow: shared(map.allow),
       isolatedBy,
       baseline: shared(map.baseline),
-      isolated: isolatedBy.length > 0,
-      ...packed(map.guardrails, map.admin, map.deny, map.allow, map.baseline),
-      defaultDeny: Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy }),
     };
   };
   return { ingress: finish('ingress'), egress: finish('egress') };
