@@ -22,9 +22,11 @@ export interface DirectionMap {
   readonly baseline: readonly Entry[];
   /** Whether some policy isolates the subject in this direction (isolatedBy is not empty). */
   readonly isolated: boolean;
-  /** Every entry, layer after layer, packed for the lookup loop (see `pack`). */
-  readonly program: readonly number[];
-  /** The entries in program order: `program` refers to them by index. */
+  /** The entries that can match a pod peer, layer after layer, packed for the lookup loop (see `packed`). */
+  readonly podProgram: readonly number[];
+  /** The entries that can match any other peer (an entity, an address, a node), packed the same way. */
+  readonly otherProgram: readonly number[];
+  /** Every entry: the programs refer to them by index. */
   readonly order: readonly Entry[];
   /** The default-deny verdict, built once: most denials are this one. */
   readonly defaultDeny: DirectionVerdict;
@@ -80,35 +82,54 @@ function portNameId(name: string | undefined): number {
   return id;
 }
 
-function packed(...layers: Entry[][]): { program: readonly number[]; order: readonly Entry[] } {
-  const order: Entry[] = [];
+/** Whether an entry can match a pod peer: by any peer, every pod, a selector, or an address block. */
+function canMatchPod(matcher: PeerMatcher): boolean {
+  return matcher.any || matcher.anyPod || matcher.podSlots.length > 0 || matcher.ipCidrs.length > 0;
+}
+
+/** Whether an entry can match a peer that is not a pod: by any peer, an entity, an address or node labels. */
+function canMatchOther(matcher: PeerMatcher): boolean {
+  return matcher.any || matcher.classMask !== 0 || matcher.ipCidrs.length > 0 || matcher.worldCidrs.length > 0 || matcher.nodeSelectors.length > 0;
+}
+
+/**
+ * The layers' entries in one order, and two programs over them: a pod peer's lookup walks only the
+ * entries that can match a pod (a guardrail on world CIDRs is not among them), any other peer's only
+ * the rest. Which entries can match which kind of peer is fixed when the map is built.
+ */
+function packed(...layers: Entry[][]): { podProgram: readonly number[]; otherProgram: readonly number[]; order: readonly Entry[] } {
+  const order = layers.flat();
+  const index = new Map(order.map((entry, at) => [entry, at]));
+  return { podProgram: program(layers, index, canMatchPod), otherProgram: program(layers, index, canMatchOther), order };
+}
+
+function program(layers: Entry[][], index: ReadonlyMap<Entry, number>, include: (matcher: PeerMatcher) => boolean): number[] {
   const words: number[] = new Array<number>(HEADER).fill(0);
-  layers.forEach((layer, index) => {
-    words[index] = words.length;
+  layers.forEach((layer, layerIndex) => {
+    words[layerIndex] = words.length;
     for (const entry of layer) {
       const matcher = entry.peer;
+      if (!include(matcher)) continue;
       const flags =
         (matcher.any ? FLAG_ANY : 0) |
         (matcher.anyPod ? FLAG_ANY_POD : 0) |
         (matcher.ipCidrs.length > 0 || matcher.worldCidrs.length > 0 || matcher.nodeSelectors.length > 0 ? FLAG_SLOW : 0) |
         (entry.portSpecs === undefined ? FLAG_ALL_PORTS : 0);
       const ports = entry.portSpecs ?? [];
-      words.push(order.length, flags, matcher.classMask, ports.length, matcher.podSlots.length);
+      words.push(index.get(entry)!, flags, matcher.classMask, ports.length, matcher.podSlots.length);
       for (const port of ports) words.push(port.protocols, port.from, port.to, portNameId(port.name));
       words.push(...matcher.podSlots);
-      order.push(entry);
     }
   });
   words[LAYERS] = words.length;
-  return { program: words, order };
+  return words;
 }
 
 function recordLength(program: readonly number[], at: number): number {
   return 5 + 4 * program[at + 3]! + program[at + 4]!;
 }
 
-function recordMatches(map: DirectionMap, at: number, peer: PeerView, traffic: Traffic): boolean {
-  const program = map.program;
+function recordMatches(map: DirectionMap, program: readonly number[], at: number, peer: PeerView, traffic: Traffic): boolean {
   const flags = program[at + 1]!;
   const portCount = program[at + 3]!;
   if ((flags & FLAG_ALL_PORTS) === 0) {
@@ -151,12 +172,11 @@ export function namedPortKeys(ports: readonly NamedPort[]): readonly number[] {
 }
 
 /** The matching entries of one layer: one entry (the common case, no allocation), several, or none. */
-function matchLayer(map: DirectionMap, layer: number, peer: PeerView, traffic: Traffic): Entry | Entry[] | undefined {
-  const program = map.program;
+function matchLayer(map: DirectionMap, program: readonly number[], layer: number, peer: PeerView, traffic: Traffic): Entry | Entry[] | undefined {
   let first: Entry | undefined;
   let more: Entry[] | undefined;
   for (let at = program[layer]!, end = program[layer + 1]!; at < end; at += recordLength(program, at)) {
-    if (!recordMatches(map, at, peer, traffic)) continue;
+    if (!recordMatches(map, program, at, peer, traffic)) continue;
     const entry = map.order[program[at]!]!;
     if (first === undefined) first = entry;
     else (more ??= [first]).push(entry);
@@ -165,10 +185,9 @@ function matchLayer(map: DirectionMap, layer: number, peer: PeerView, traffic: T
 }
 
 /** The first matching entry of an ordered layer (tiers: first match decides). */
-function firstInLayer(map: DirectionMap, layer: number, peer: PeerView, traffic: Traffic): Entry | undefined {
-  const program = map.program;
+function firstInLayer(map: DirectionMap, program: readonly number[], layer: number, peer: PeerView, traffic: Traffic): Entry | undefined {
   for (let at = program[layer]!, end = program[layer + 1]!; at < end; at += recordLength(program, at)) {
-    if (recordMatches(map, at, peer, traffic)) return map.order[program[at]!];
+    if (recordMatches(map, program, at, peer, traffic)) return map.order[program[at]!];
   }
   return undefined;
 }
@@ -201,10 +220,11 @@ export function buildPolicyMap(bindings: Iterable<Binding>): PolicyMap {
     const isolatedBy = sortRules(map.isolatedBy);
     // The fields a lookup reads come first, so they share the object's first cache line; the program
     // is allocated just before the object, next to it in memory. Empty layers share one array.
-    const { program, order } = packed(map.guardrails, map.admin, map.deny, map.allow, map.baseline);
+    const { podProgram, otherProgram, order } = packed(map.guardrails, map.admin, map.deny, map.allow, map.baseline);
     const defaultDeny: DirectionVerdict = Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy });
     return {
-      program,
+      podProgram,
+      otherProgram,
       order,
       isolated: isolatedBy.length > 0,
       defaultDeny,
@@ -275,23 +295,24 @@ function withPass(verdict: DirectionVerdict, passedBy: RuleRef | undefined): Dir
  * and no closures, so nothing is allocated for the common verdicts.
  */
 export function decide(map: DirectionMap, direction: Direction, peer: PeerView, traffic: Traffic): DirectionVerdict {
-  const guardrails = matchLayer(map, LAYER_GUARDRAILS, peer, traffic);
+  const program = peer.isPod ? map.podProgram : map.otherProgram;
+  const guardrails = matchLayer(map, program, LAYER_GUARDRAILS, peer, traffic);
   if (guardrails !== undefined) {
     if (!Array.isArray(guardrails)) return entryVerdict(guardrails, direction, 'admin-deny', false);
     return { direction, allowed: false, reason: 'admin-deny', tier: 'admin', rules: provenance(guardrails) };
   }
   let passedBy: RuleRef | undefined;
-  const admin = firstInLayer(map, LAYER_ADMIN, peer, traffic);
+  const admin = firstInLayer(map, program, LAYER_ADMIN, peer, traffic);
   if (admin !== undefined) {
     if (admin.action !== 'Pass') return admin.action === 'Accept' ? entryVerdict(admin, direction, 'admin-accept', true) : entryVerdict(admin, direction, 'admin-deny', false);
     passedBy = admin.rule;
   }
-  const denies = matchLayer(map, LAYER_DENY, peer, traffic);
+  const denies = matchLayer(map, program, LAYER_DENY, peer, traffic);
   if (denies !== undefined) {
     const verdict = Array.isArray(denies) ? { direction, allowed: false, reason: 'denied' as const, tier: 'namespaced' as const, rules: provenance(denies) } : entryVerdict(denies, direction, 'denied', false);
     return withPass(verdict, passedBy);
   }
-  const allows = matchLayer(map, LAYER_ALLOW, peer, traffic);
+  const allows = matchLayer(map, program, LAYER_ALLOW, peer, traffic);
   if (allows !== undefined) {
     if (!Array.isArray(allows) && !allows.hasL7 && traffic.http === undefined) {
       return withPass(allows.verdict ?? remember(allows, allowVerdict(direction, [allows], traffic)), passedBy);
@@ -300,7 +321,7 @@ export function decide(map: DirectionMap, direction: Direction, peer: PeerView, 
   }
   if (direction === 'ingress' && peer.isLocalHost) return withPass(HOST_ALLOWED, passedBy);
   if (map.isolated) return withPass(map.defaultDeny, passedBy);
-  const baseline = firstInLayer(map, LAYER_BASELINE, peer, traffic);
+  const baseline = firstInLayer(map, program, LAYER_BASELINE, peer, traffic);
   if (baseline !== undefined && baseline.action !== 'Pass') {
     return withPass(baseline.action === 'Accept' ? entryVerdict(baseline, direction, 'baseline-accept', true) : entryVerdict(baseline, direction, 'baseline-deny', false), passedBy);
   }
