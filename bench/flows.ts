@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { recordTimeNs, type FlowRecord } from '../src/flow/model.js';
 import { FlowStore } from '../src/flow/store/store.js';
-import { median, quote, round, seconds, shell } from './measure.js';
-import type { Figure } from './report.js';
+import { median, quote, requireJq, round, seconds, shell } from './measure.js';
+import { figureLog, type Figure } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'podgate');
@@ -88,13 +88,8 @@ function ingestInto(options: { dir: string; file: string; newestNs: bigint }): {
 }
 
 export function runFlowsBenchmark(log: (line: string) => void): Figure[] {
-  const figures: Figure[] = [];
-  const add = (figure: Figure): void => {
-    figures.push(figure);
-    log(JSON.stringify(figure));
-  };
-  const jq = spawnSync('jq', ['--version'], { encoding: 'utf8' });
-  if (jq.status !== 0) throw new Error('jq is not installed: apt-get install -y jq');
+  const { figures, add } = figureLog(log);
+  const jqVersion = requireJq();
   const dir = mkdtempSync(join(tmpdir(), 'podgate-bench-flows-'));
   try {
     const file = join(dir, 'flows.jsonl');
@@ -102,7 +97,7 @@ export function runFlowsBenchmark(log: (line: string) => void): Figure[] {
       shell(`node ${quote(BIN)} flows generate -f ${quote(join(ROOT, 'examples', 'payments'))} --profile payments --duration 168h --count ${FLOWS} --seed 1 --out ${quote(file)}`),
     );
     const total = lineCount(file);
-    add({ name: 'input', flows: total, bytes: statSync(file).size, generate_s: round(generate), jq: jq.stdout.trim() });
+    add({ name: 'input', flows: total, bytes: statSync(file).size, generate_s: round(generate), jq: jqVersion });
 
     // observe with a namespace filter vs jq select; the outputs must be the same lines.
     const podgateOut = join(dir, 'observe.podgate.jsonl');

@@ -14,7 +14,7 @@ import { TrustDomain, workloadId } from '../src/identity/spiffe-id.js';
 import { createCsr } from '../src/identity/x509/csr.js';
 import { runHandshakeBenchmark } from './handshakes.js';
 import { round } from './measure.js';
-import type { Figure } from './report.js';
+import { figureLog, type Figure } from './report.js';
 
 const TRUST_DOMAIN = TrustDomain.parse('bench.example');
 const DISTINCT_CSRS = 2_000;
@@ -64,11 +64,7 @@ function rawVerifyAndSign(seconds: number): number {
 }
 
 export async function runIdentityBenchmark(log: (line: string) => void): Promise<Figure[]> {
-  const figures: Figure[] = [];
-  const add = (figure: Figure): void => {
-    figures.push(figure);
-    log(JSON.stringify(figure));
-  };
+  const { figures, add } = figureLog(log);
   const now = Date.now();
   const ca = createRootCa({ trustDomain: TRUST_DOMAIN, now, ttlMs: 24 * 3600_000 });
   const pending = requests(DISTINCT_CSRS);

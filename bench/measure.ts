@@ -30,3 +30,10 @@ export function shell(script: string, allowed: readonly number[] = [0]): { statu
   if (!allowed.includes(status)) throw new Error(`benchmark step failed (${status}): ${script}\n${stderr.slice(0, 2000)}`);
   return { status, stderr };
 }
+
+/** Benchmarks that compare against Debian's jq need it installed; returns its version. */
+export function requireJq(): string {
+  const jq = spawnSync('jq', ['--version'], { encoding: 'utf8' });
+  if (jq.status !== 0) throw new Error('jq is not installed: apt-get install -y jq');
+  return jq.stdout.trim();
+}

@@ -13,7 +13,7 @@ import type { Connection } from '../src/policy/verdict.js';
 import { unlocatedObjects } from '../src/manifest/document.js';
 import { scenarioFromObjects, type Scenario } from '../src/scenario/load.js';
 import { median, round } from './measure.js';
-import type { Figure } from './report.js';
+import { figureLog, type Figure } from './report.js';
 
 type Manifest = Record<string, unknown>;
 
@@ -148,11 +148,7 @@ function heapUsed(): number {
 }
 
 export function runPolicyBenchmark(log: (line: string) => void): Figure[] {
-  const figures: Figure[] = [];
-  const add = (figure: Figure): void => {
-    figures.push(figure);
-    log(JSON.stringify(figure));
-  };
+  const { figures, add } = figureLog(log);
   const manifests = benchmarkManifests(42);
   const parsed = time(() => scenarioFromObjects(unlocatedObjects(manifests, 'bench')));
   const scenario: Scenario = parsed.value;

@@ -4,6 +4,18 @@ import { cpus, totalmem } from 'node:os';
 
 export type Figure = Record<string, string | number | boolean | number[]> & { name: string };
 
+/** The figures of one run: `add` keeps a figure and prints it as one JSON line. */
+export function figureLog(log: (line: string) => void): { figures: Figure[]; add: (figure: Figure) => void } {
+  const figures: Figure[] = [];
+  return {
+    figures,
+    add: (figure) => {
+      figures.push(figure);
+      log(JSON.stringify(figure));
+    },
+  };
+}
+
 export function machine(): string {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   return `${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node.js ${process.version}, ${process.platform}/${process.arch}`;

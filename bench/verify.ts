@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultWorkers } from '../src/advise/parallel.js';
-import { quote, round, seconds, shell } from './measure.js';
-import type { Figure } from './report.js';
+import { quote, requireJq, round, seconds, shell } from './measure.js';
+import { figureLog, type Figure } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'podgate');
@@ -62,13 +62,8 @@ export function adviseCluster(): Manifest[] {
 }
 
 export function runVerifyBenchmark(log: (line: string) => void): Figure[] {
-  const figures: Figure[] = [];
-  const add = (figure: Figure): void => {
-    figures.push(figure);
-    log(JSON.stringify(figure));
-  };
-  const jq = spawnSync('jq', ['--version'], { encoding: 'utf8' });
-  if (jq.status !== 0) throw new Error('jq is not installed: apt-get install -y jq');
+  const { figures, add } = figureLog(log);
+  requireJq();
   const dir = mkdtempSync(join(tmpdir(), 'podgate-bench-verify-'));
   try {
     // verify: the payments flows against the payments policies, and jq parsing the same file.

@@ -46,9 +46,15 @@ export function createMetrics(config: string): HubbleMetrics {
   }
 }
 
-/** A flow input: stdin for -, else a file that must exist (checked now, for a clean error). */
-export function openFlowInput(path: string): Readable {
-  if (path === '-') return process.stdin;
+/**
+ * A flow input: stdin for -, else a file that must exist (checked now, for a clean error). With
+ * `terminalHint`, stdin that is a terminal is refused with that hint instead of waiting for input.
+ */
+export function openFlowInput(path: string, terminalHint?: string): Readable {
+  if (path === '-') {
+    if (terminalHint !== undefined && process.stdin.isTTY) throw new CliError('PODGATE_E_USAGE', 'nothing to read: stdin is a terminal', terminalHint);
+    return process.stdin;
+  }
   try {
     if (!statSync(path).isFile()) throw new CliError('PODGATE_E_INPUT', `${path} is not a file`, 'pass a file of flow JSON lines, or - for stdin');
   } catch (error) {

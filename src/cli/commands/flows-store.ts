@@ -1,10 +1,9 @@
-import { createReadStream, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { formatFlowLine, readFlowRecords, SkipReport } from '../../flow/jsonl.js';
 import { formatTimestampNs, parseDurationNs, parseTimestampNs } from '../../flow/model.js';
 import { DEFAULT_MAX_AGE_NS, FlowStore, type FlowStoreOptions, type FlowStoreStats } from '../../flow/store/store.js';
 import { asCliError, CliError, stdio, type Output } from '../common.js';
+import { openFlowInput } from './flows-metrics.js';
 
 const STORE_HELP = 'the flow store file (SQLite; created by ingest)';
 
@@ -45,7 +44,7 @@ Examples:
     )
     .action(async (options: { store: string; file: string; maxAge: string; maxBytes: string }) => {
       const retention = retentionOptions(options);
-      const input = openInput(options.file);
+      const input = openFlowInput(options.file, 'pass --file FILE or pipe `hubble observe -o json` lines in');
       const flows = openStore(options.store, retention);
       const report = new SkipReport();
       let stored = 0;
@@ -191,19 +190,6 @@ function closeQuietly(store: FlowStore): void {
   }
 }
 
-function openInput(path: string): Readable {
-  if (path === '-') {
-    if (process.stdin.isTTY) throw new CliError('PODGATE_E_USAGE', 'nothing to read: stdin is a terminal', 'pass --file FILE or pipe `hubble observe -o json` lines in');
-    return process.stdin;
-  }
-  try {
-    if (!statSync(path).isFile()) throw new CliError('PODGATE_E_INPUT', `${path} is not a file`, 'pass a file of flow JSON lines, or - for stdin');
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    throw new CliError('PODGATE_E_INPUT', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`, 'check the path, or pass - to read stdin');
-  }
-  return createReadStream(path);
-}
 
 function retentionOptions(options: { maxAge: string; maxBytes: string }): { maxAgeNs: bigint; maxBytes: number } {
   const maxAgeNs = parseDurationNs(options.maxAge);
