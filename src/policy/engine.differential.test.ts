@@ -119,3 +119,23 @@ test(`compiled engine agrees with the reference on ${SEEDS} random scenarios, bu
     }
   }
 });
+
+test('compiled engine still agrees when its arena is compacted after most changes', () => {
+  let compactions = 0;
+  for (let seed = FIRST_SEED; seed < FIRST_SEED + Math.min(SEEDS, 40); seed++) {
+    const scenario = new RandomScenario(seed);
+    const loaded = decode(scenario.manifests());
+    const reference = createReferenceEngine(loaded);
+    const compiled = createCompiledEngine(loaded, { arenaCompactFloor: 0 });
+    for (let step = 0; step < 3 * STEPS; step++) {
+      const change = randomChange(scenario, reference);
+      if (!change) continue;
+      reference.apply(change);
+      compiled.apply(change);
+      for (let index = 0; index < PROBES / 4; index++) compare(seed, `after change ${step + 1} (${change.type}), compacting`, scenario.probe(), reference, compiled);
+    }
+    compactions += compiled.stats().arenaCompactions;
+  }
+  assert.ok(compactions > 40, `the arena was compacted ${compactions} times: the moves were exercised`);
+});
+

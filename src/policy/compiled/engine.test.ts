@@ -33,7 +33,9 @@ spec:
 
 test('pods with equal labels share an identity; selectors are interned once', () => {
   const engine = createCompiledEngine(loadScenario([{ name: 't.yaml', text: TEXT }]));
-  assert.deepEqual(engine.stats(), { identities: 2, selectors: 2, policies: 1, bindings: 1 });
+  const { identities, selectors, policies, bindings, arenaWords } = engine.stats();
+  assert.deepEqual({ identities, selectors, policies, bindings }, { identities: 2, selectors: 2, policies: 1, bindings: 1 });
+  assert.ok(arenaWords > 0, 'programs and peer lists are stored in the arena');
 });
 
 test('incremental updates bump the revision and change verdicts without a rebuild', () => {

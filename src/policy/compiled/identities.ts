@@ -12,6 +12,11 @@ export interface Identity {
   readonly labels: Labels;
   /** Pods currently holding this identity. */
   members: number;
+  /**
+   * The slots of the cached selectors that select this identity, ascending, kept by the selector
+   * cache. Changed in place, never replaced while the identity lives: pods hold the same array.
+   */
+  readonly slots: number[];
   /** The identity's compiled policy map, one per direction, held here so a lookup reads no other object. */
   egress: DirectionMap;
   ingress: DirectionMap;
@@ -47,7 +52,7 @@ export class IdentityTable {
       return { identity: existing, created: false };
     }
     const id = this.free.pop() ?? this.byId.length;
-    const identity: Identity = { id, key, labels, members: 1, egress: EMPTY_MAP.egress, ingress: EMPTY_MAP.ingress };
+    const identity: Identity = { id, key, labels, members: 1, slots: [], egress: EMPTY_MAP.egress, ingress: EMPTY_MAP.ingress };
     this.byKey.set(key, identity);
     this.byId[id] = identity;
     return { identity, created: true };

@@ -10,7 +10,7 @@ import { portMatches, type NamedPort, type Protocol } from '../ports.js';
 import { selects } from '../selector.js';
 import { tierOrder } from '../tier-order.js';
 import { judgeHttp, sortRules, strongerAuth, type DirectionVerdict, type L7Grant } from '../verdict.js';
-import type { MembershipMatrix } from './selector-cache.js';
+import { EMPTY_PROGRAM, HEADER_END, HEADER_ENTRIES, HEADER_FLAGS, PROGRAM_HEADER, ProgramArena } from './arena.js';
 import { PROTOCOL_BITS, type Binding, type Entry, type PeerMatcher } from './translate.js';
 
 export interface DirectionMap {
@@ -22,12 +22,16 @@ export interface DirectionMap {
   readonly baseline: readonly Entry[];
   /** Whether some policy isolates the subject in this direction (isolatedBy is not empty). */
   readonly isolated: boolean;
-  /** The entries that can match a pod peer, layer after layer, packed for the lookup loop (see `packed`). */
-  readonly podProgram: readonly number[];
-  /** The entries that can match any other peer (an entity, an address, a node), packed the same way. */
-  readonly otherProgram: readonly number[];
+  /** Arena offset of the program over the entries that can match a pod peer (see `program`); moved by compaction. */
+  podProgram: number;
+  /** Arena offset of the program over the entries that can match any other peer (an entity, an address, a node). */
+  otherProgram: number;
   /** Every entry: the programs refer to them by index. */
   readonly order: readonly Entry[];
+  /** The verdict of each entry of `order` when it alone decides, undefined where that depends on the traffic (L7) or on what follows (Pass). */
+  readonly verdicts: readonly (DirectionVerdict | undefined)[];
+  /** Verdicts after an admin Pass, by outcome, built on first use (see `outcome`). */
+  readonly passed: Map<number, DirectionVerdict>;
   /** The default-deny verdict, built once: most denials are this one. */
   readonly defaultDeny: DirectionVerdict;
 }
@@ -40,37 +44,54 @@ const NOT_ISOLATED: Readonly<Record<Direction, DirectionVerdict>> = {
 };
 const HOST_ALLOWED: DirectionVerdict = Object.freeze({ direction: 'ingress', allowed: true, reason: 'host-allowed', tier: 'namespaced', rules: [] });
 
-/** Keeps a verdict that depends only on one entry and the layer it sits in. */
-function remember(entry: Entry, verdict: DirectionVerdict): DirectionVerdict {
-  return (entry.verdict = Object.freeze(verdict));
-}
-
-function entryVerdict(entry: Entry, direction: Direction, reason: DirectionVerdict['reason'], allowed: boolean): DirectionVerdict {
-  const tier = reason === 'admin-accept' || reason === 'admin-deny' ? 'admin' : reason === 'baseline-accept' || reason === 'baseline-deny' ? 'baseline' : 'namespaced';
-  return entry.verdict ?? remember(entry, { direction, allowed, reason, tier, rules: entry.single });
+/**
+ * The verdict of an entry that decides alone, built once per entry: an entry sits in one direction
+ * and one layer, so it never changes. Undefined where it depends on the request (an L7 allow) or on
+ * what comes after (a Pass).
+ */
+function singleVerdict(entry: Entry, direction: Direction, layer: number): DirectionVerdict | undefined {
+  if (entry.verdict !== undefined) return entry.verdict;
+  let verdict: DirectionVerdict | undefined;
+  const decided = (reason: DirectionVerdict['reason'], tier: DirectionVerdict['tier'], allowed: boolean): DirectionVerdict => ({ direction, allowed, reason, tier, rules: entry.single });
+  if (layer === LAYER_GUARDRAILS) verdict = decided('admin-deny', 'admin', false);
+  else if (layer === LAYER_DENY) verdict = decided('denied', 'namespaced', false);
+  else if (layer === LAYER_ALLOW) verdict = entry.hasL7 ? undefined : { ...decided('allowed', 'namespaced', true), ...(entry.auth ? { auth: entry.auth } : {}) };
+  else if (entry.action !== 'Pass') {
+    const tier = layer === LAYER_ADMIN ? 'admin' : 'baseline';
+    verdict = entry.action === 'Accept' ? decided(`${tier}-accept`, tier, true) : decided(`${tier}-deny`, tier, false);
+  }
+  return (entry.verdict = verdict === undefined ? undefined : Object.freeze(verdict));
 }
 
 const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
 
 // ---- The packed program ----
-// Header: the start offset of each layer (guardrails, admin, deny, allow, baseline) and the end.
-// Record: [entry index, flags, class mask, port count, slot count, ports (protocol mask, from, to,
-// name id) ..., selector slots ...]. One array of small integers per direction map keeps a lookup's
-// reads in a few cache lines instead of a walk over entry, port and matcher objects. A plain array
-// of small integers, not an Int32Array: V8 keeps its elements inline in the heap, where an
-// Int32Array of this size points to a separate backing store, one more cache miss per lookup.
-const LAYERS = 5;
-const HEADER = LAYERS + 1;
-const FLAG_ANY = 1;
-const FLAG_ANY_POD = 2;
-/** The entry also matches by address or node labels: consult its PeerMatcher. */
-const FLAG_SLOW = 4;
-const FLAG_ALL_PORTS = 8;
+// Header (PROGRAM_HEADER words): the start of each layer (guardrails, admin, deny, allow, baseline),
+// the end, flags (FLAG_ISOLATED), the entry count. Record: [entry index, flags, class mask, port
+// count, slot count, ports (protocol mask, from, to, name id) ..., selector slots ...]. Offsets are
+// relative to the program, so compaction moves it as is. A lookup reads the program's few
+// contiguous words instead of walking entry, port and matcher objects.
 const LAYER_GUARDRAILS = 0;
 const LAYER_ADMIN = 1;
 const LAYER_DENY = 2;
 const LAYER_ALLOW = 3;
 const LAYER_BASELINE = 4;
+/** Header flag: some policy isolates the subject in this direction. */
+const FLAG_ISOLATED = 1;
+// Record flags.
+const FLAG_ANY = 1;
+const FLAG_ANY_POD = 2;
+/** The entry also matches by address or node labels: consult its PeerMatcher. */
+const FLAG_SLOW = 4;
+const FLAG_ALL_PORTS = 8;
+/** The entry's verdict when it decides alone (see `singleVerdict`) allows. */
+const FLAG_ALLOWS = 16;
+/** ... and requires mutual authentication. */
+const FLAG_AUTH = 32;
+/** A tier entry whose action is Pass. */
+const FLAG_PASS = 64;
+/** An allow entry whose verdict carries L7 grants, which depend on the port matched. */
+const FLAG_L7 = 128;
 
 /** Port names are compared as small integers in the program. */
 const PORT_NAME_IDS = new Map<string, number>();
@@ -93,51 +114,56 @@ function canMatchOther(matcher: PeerMatcher): boolean {
 }
 
 /**
- * The layers' entries in one order, and two programs over them: a pod peer's lookup walks only the
- * entries that can match a pod (a guardrail on world CIDRs is not among them), any other peer's only
- * the rest. Which entries can match which kind of peer is fixed when the map is built.
+ * The words of one program: a pod peer's lookup walks only the entries that can match a pod (a
+ * guardrail on world CIDRs is not among them), any other peer's only the rest. Which entries can
+ * match which kind of peer is fixed when the map is built.
  */
-function packed(...layers: Entry[][]): { podProgram: readonly number[]; otherProgram: readonly number[]; order: readonly Entry[] } {
-  const order = layers.flat();
-  const index = new Map(order.map((entry, at) => [entry, at]));
-  return { podProgram: program(layers, index, canMatchPod), otherProgram: program(layers, index, canMatchOther), order };
-}
-
-function program(layers: Entry[][], index: ReadonlyMap<Entry, number>, include: (matcher: PeerMatcher) => boolean): number[] {
-  const words: number[] = new Array<number>(HEADER).fill(0);
+function program(layers: readonly Entry[][], index: ReadonlyMap<Entry, number>, isolated: boolean, include: (matcher: PeerMatcher) => boolean): number[] {
+  const words: number[] = [0, 0, 0, 0, 0, 0, isolated ? FLAG_ISOLATED : 0, index.size];
   layers.forEach((layer, layerIndex) => {
     words[layerIndex] = words.length;
     for (const entry of layer) {
       const matcher = entry.peer;
       if (!include(matcher)) continue;
+      const verdict = entry.verdict;
       const flags =
         (matcher.any ? FLAG_ANY : 0) |
         (matcher.anyPod ? FLAG_ANY_POD : 0) |
         (matcher.ipCidrs.length > 0 || matcher.worldCidrs.length > 0 || matcher.nodeSelectors.length > 0 ? FLAG_SLOW : 0) |
-        (entry.portSpecs === undefined ? FLAG_ALL_PORTS : 0);
+        (entry.portSpecs === undefined ? FLAG_ALL_PORTS : 0) |
+        (verdict?.allowed ? FLAG_ALLOWS : 0) |
+        (verdict?.auth === 'required' || verdict?.auth === 'test-always-fail' ? FLAG_AUTH : 0) |
+        (entry.action === 'Pass' ? FLAG_PASS : 0) |
+        (layerIndex === LAYER_ALLOW && entry.hasL7 ? FLAG_L7 : 0);
       const ports = entry.portSpecs ?? [];
       words.push(index.get(entry)!, flags, matcher.classMask, ports.length, matcher.podSlots.length);
       for (const port of ports) words.push(port.protocols, port.from, port.to, portNameId(port.name));
       words.push(...matcher.podSlots);
     }
   });
-  words[LAYERS] = words.length;
+  words[HEADER_END] = words.length;
   return words;
 }
 
-function recordLength(program: readonly number[], at: number): number {
-  return 5 + 4 * program[at + 3]! + program[at + 4]!;
+/** A program's offset in the arena: the shared empty program when it has nothing to say. */
+function storeProgram(arena: ProgramArena, words: readonly number[]): number {
+  return words.length === PROGRAM_HEADER && words[HEADER_FLAGS] === 0 ? EMPTY_PROGRAM : arena.store(words);
 }
 
-function recordMatches(map: DirectionMap, program: readonly number[], at: number, peer: PeerView, traffic: Traffic): boolean {
-  const flags = program[at + 1]!;
-  const portCount = program[at + 3]!;
+function recordLength(words: Int32Array, at: number): number {
+  return 5 + 4 * words[at + 3]! + words[at + 4]!;
+}
+
+/** Whether the record at `at` matches the peer and the traffic. */
+function recordMatches(words: Int32Array, map: DirectionMap, at: number, peer: PeerView, protocolBit: number, port: number, portKeys: number): boolean {
+  const flags = words[at + 1]!;
+  const portCount = words[at + 3]!;
   if ((flags & FLAG_ALL_PORTS) === 0) {
     let portOk = false;
-    for (let port = at + 5, end = at + 5 + 4 * portCount; port < end; port += 4) {
-      if ((program[port]! & traffic.protocolBit) === 0) continue;
-      const nameId = program[port + 3]!;
-      if (nameId < 0 ? traffic.port >= program[port + 1]! && traffic.port <= program[port + 2]! : namedPortMatches(nameId, traffic)) {
+    for (let spec = at + 5, end = at + 5 + 4 * portCount; spec < end; spec += 4) {
+      if ((words[spec]! & protocolBit) === 0) continue;
+      const nameId = words[spec + 3]!;
+      if (nameId < 0 ? port >= words[spec + 1]! && port <= words[spec + 2]! : namedPortMatches(words, nameId, protocolBit, port, portKeys)) {
         portOk = true;
         break;
       }
@@ -147,21 +173,26 @@ function recordMatches(map: DirectionMap, program: readonly number[], at: number
   if ((flags & FLAG_ANY) !== 0) return true;
   if (peer.isPod) {
     if ((flags & FLAG_ANY_POD) !== 0) return true;
-    const members = traffic.members;
-    const bits = members.bits;
-    const row = peer.identityId * members.stride;
-    for (let slot = at + 5 + 4 * portCount, end = slot + program[at + 4]!; slot < end; slot++) {
-      const value = program[slot]!;
-      if (((bits[row + (value >>> 5)] ?? 0) & (1 << (value & 31))) !== 0) return true;
+    for (let slot = at + 5 + 4 * portCount, end = slot + words[at + 4]!; slot < end; slot++) {
+      if (hasSlot(words, peer.slots, words[slot]!)) return true;
     }
-  } else if ((program[at + 2]! & (1 << peer.variant)) !== 0) return true;
-  return (flags & FLAG_SLOW) !== 0 && slowPeerMatches(map.order[program[at]!]!.peer, peer);
+  } else if ((words[at + 2]! & (1 << peer.variant)) !== 0) return true;
+  return (flags & FLAG_SLOW) !== 0 && slowPeerMatches(map.order[words[at]!]!.peer, peer);
 }
 
-function namedPortMatches(nameId: number, traffic: Traffic): boolean {
-  const keys = traffic.namedPortKeys;
-  for (let at = 0; at < keys.length; at += 3) {
-    if (keys[at] === nameId && keys[at + 1] === traffic.port && (keys[at + 2]! & traffic.protocolBit) !== 0) return true;
+/** Whether a peer's slot list (ascending, a handful, at an arena offset) holds this slot. */
+function hasSlot(words: Int32Array, slots: number, slot: number): boolean {
+  for (let at = slots, end = slots + words[slots - 1]!; at < end; at++) {
+    const value = words[at]!;
+    if (value >= slot) return value === slot;
+  }
+  return false;
+}
+
+/** Whether the destination's named-port keys (an arena list, see `namedPortKeys`) give this name to the port. */
+function namedPortMatches(words: Int32Array, nameId: number, protocolBit: number, port: number, portKeys: number): boolean {
+  for (let at = portKeys, end = portKeys + words[portKeys - 1]!; at < end; at += 3) {
+    if (words[at] === nameId && words[at + 1] === port && (words[at + 2]! & protocolBit) !== 0) return true;
   }
   return false;
 }
@@ -171,25 +202,124 @@ export function namedPortKeys(ports: readonly NamedPort[]): readonly number[] {
   return ports.flatMap((named) => [portNameId(named.name), named.port, PROTOCOL_BITS[named.protocol] ?? 0]);
 }
 
-/** The matching entries of one layer: one entry (the common case, no allocation), several, or none. */
-function matchLayer(map: DirectionMap, program: readonly number[], layer: number, peer: PeerView, traffic: Traffic): Entry | Entry[] | undefined {
-  let first: Entry | undefined;
-  let more: Entry[] | undefined;
-  for (let at = program[layer]!, end = program[layer + 1]!; at < end; at += recordLength(program, at)) {
-    if (!recordMatches(map, program, at, peer, traffic)) continue;
-    const entry = map.order[program[at]!]!;
-    if (first === undefined) first = entry;
-    else (more ??= [first]).push(entry);
+const NONE = -1;
+const SEVERAL = -2;
+
+/** The one matching record of a layer (its offset), NONE, or SEVERAL. */
+function onlyMatch(words: Int32Array, map: DirectionMap, program: number, layer: number, peer: PeerView, protocolBit: number, port: number, portKeys: number): number {
+  let found = NONE;
+  for (let at = program + words[program + layer]!, end = program + words[program + layer + 1]!; at < end; at += recordLength(words, at)) {
+    if (!recordMatches(words, map, at, peer, protocolBit, port, portKeys)) continue;
+    if (found !== NONE) return SEVERAL;
+    found = at;
   }
-  return more ?? first;
+  return found;
 }
 
-/** The first matching entry of an ordered layer (tiers: first match decides). */
-function firstInLayer(map: DirectionMap, program: readonly number[], layer: number, peer: PeerView, traffic: Traffic): Entry | undefined {
-  for (let at = program[layer]!, end = program[layer + 1]!; at < end; at += recordLength(program, at)) {
-    if (recordMatches(map, program, at, peer, traffic)) return map.order[program[at]!];
+/** The first matching record of an ordered layer (tiers: first match decides), or NONE. */
+function firstMatch(words: Int32Array, map: DirectionMap, program: number, layer: number, peer: PeerView, protocolBit: number, port: number, portKeys: number): number {
+  for (let at = program + words[program + layer]!, end = program + words[program + layer + 1]!; at < end; at += recordLength(words, at)) {
+    if (recordMatches(words, map, at, peer, protocolBit, port, portKeys)) return at;
   }
-  return undefined;
+  return NONE;
+}
+
+// ---- Outcomes ----
+// Most lookups end in one entry's verdict, the default deny or not-isolated, possibly after an
+// admin Pass: `outcome` finds which as one integer, reading only the program's words and the peer's
+// slot list, and says COMPLEX when the verdict must be assembled (several entries match, L7 grants,
+// host traffic), which `decideInFull` then does. An entry that decides is `index * 4 + allows + 2 *
+// requires authentication`; an outcome after a Pass adds `passSpan * (pass entry index + 1)`.
+
+export const OUTCOME_DEFAULT_DENY = -1;
+export const OUTCOME_NOT_ISOLATED = -2;
+export const OUTCOME_COMPLEX = -3;
+
+function decidedBy(words: Int32Array, at: number): number {
+  const flags = words[at + 1]!;
+  return words[at]! * 4 + ((flags & FLAG_ALLOWS) !== 0 ? 1 : 0) + ((flags & FLAG_AUTH) !== 0 ? 2 : 0);
+}
+
+/** Larger than every outcome without a Pass (those lie in -2 .. 4 * entries - 1). */
+function passSpan(entries: number): number {
+  return 4 * entries + 4;
+}
+
+/**
+ * The outcome of one direction: `program` is the offset of the map's program for this kind of peer
+ * (`podProgram` or `otherProgram`, or a copy of that offset), the traffic is its protocol bit, port and
+ * the destination's named-port keys. The map itself is read only for address and node matching.
+ */
+export function outcome(words: Int32Array, map: DirectionMap, program: number, peer: PeerView, protocolBit: number, port: number, portKeys: number): number {
+  const guardrail = onlyMatch(words, map, program, LAYER_GUARDRAILS, peer, protocolBit, port, portKeys);
+  if (guardrail !== NONE) return guardrail === SEVERAL ? OUTCOME_COMPLEX : decidedBy(words, guardrail);
+  const admin = firstMatch(words, map, program, LAYER_ADMIN, peer, protocolBit, port, portKeys);
+  if (admin === NONE) return namespacedOutcome(words, map, program, peer, protocolBit, port, portKeys);
+  if ((words[admin + 1]! & FLAG_PASS) === 0) return decidedBy(words, admin);
+  const rest = namespacedOutcome(words, map, program, peer, protocolBit, port, portKeys);
+  return rest === OUTCOME_COMPLEX ? rest : rest + passSpan(words[program + HEADER_ENTRIES]!) * (words[admin]! + 1);
+}
+
+/** The layers after the admin tier: namespaced denies and allows, isolation, then the baseline tier. */
+function namespacedOutcome(words: Int32Array, map: DirectionMap, program: number, peer: PeerView, protocolBit: number, port: number, portKeys: number): number {
+  const deny = onlyMatch(words, map, program, LAYER_DENY, peer, protocolBit, port, portKeys);
+  if (deny !== NONE) return deny === SEVERAL ? OUTCOME_COMPLEX : decidedBy(words, deny);
+  const allow = onlyMatch(words, map, program, LAYER_ALLOW, peer, protocolBit, port, portKeys);
+  if (allow !== NONE) return allow === SEVERAL || (words[allow + 1]! & FLAG_L7) !== 0 ? OUTCOME_COMPLEX : decidedBy(words, allow);
+  if (peer.isLocalHost) return OUTCOME_COMPLEX;
+  if ((words[program + HEADER_FLAGS]! & FLAG_ISOLATED) !== 0) return OUTCOME_DEFAULT_DENY;
+  const baseline = firstMatch(words, map, program, LAYER_BASELINE, peer, protocolBit, port, portKeys);
+  if (baseline === NONE || (words[baseline + 1]! & FLAG_PASS) !== 0) return OUTCOME_NOT_ISOLATED;
+  return decidedBy(words, baseline);
+}
+
+/** An outcome without its Pass, if it has one. */
+function unpassed(map: DirectionMap, code: number): number {
+  if (code < 4 * map.order.length) return code;
+  const span = passSpan(map.order.length);
+  return code - span * Math.floor((code + 2) / span);
+}
+
+/** The verdict of an outcome that is not COMPLEX. */
+export function outcomeVerdict(map: DirectionMap, direction: Direction, code: number): DirectionVerdict {
+  if (code >= 4 * map.order.length) return passedVerdict(map, direction, code);
+  if (code >= 0) return map.verdicts[code >> 2]!;
+  return code === OUTCOME_DEFAULT_DENY ? map.defaultDeny : NOT_ISOLATED[direction];
+}
+
+/** A verdict after a Pass, built once per map and outcome. */
+function passedVerdict(map: DirectionMap, direction: Direction, code: number): DirectionVerdict {
+  let verdict = map.passed.get(code);
+  if (verdict === undefined) {
+    const passEntry = map.order[Math.floor((code + 2) / passSpan(map.order.length)) - 1]!;
+    map.passed.set(code, (verdict = Object.freeze(withPass(outcomeVerdict(map, direction, unpassed(map, code)), passEntry.rule))));
+  }
+  return verdict;
+}
+
+/** Whether an outcome (not COMPLEX) allows. */
+export function outcomeAllows(map: DirectionMap, code: number): boolean {
+  const rest = unpassed(map, code);
+  return rest >= 0 ? (rest & 1) !== 0 : rest === OUTCOME_NOT_ISOLATED;
+}
+
+/** Whether an outcome (not COMPLEX) requires mutual authentication. */
+export function outcomeRequiresAuth(map: DirectionMap, code: number): boolean {
+  const rest = unpassed(map, code);
+  return rest >= 0 && (rest & 2) !== 0;
+}
+
+/** The verdict of one direction: the outcome's when it has one and no HTTP request is judged, else assembled in full. */
+export function decide(words: Int32Array, map: DirectionMap, direction: Direction, peer: PeerView, traffic: Traffic): DirectionVerdict {
+  if (traffic.http === undefined) {
+    const code = outcome(words, map, programFor(map, peer), peer, traffic.protocolBit, traffic.port, traffic.portKeys);
+    if (code !== OUTCOME_COMPLEX) return outcomeVerdict(map, direction, code);
+  }
+  return decideInFull(words, map, direction, peer, traffic);
+}
+
+function programFor(map: DirectionMap, peer: PeerView): number {
+  return peer.isPod ? map.podProgram : map.otherProgram;
 }
 
 function shared(entries: Entry[]): readonly Entry[] {
@@ -200,7 +330,8 @@ function byTierOrder(a: Entry, b: Entry): number {
   return tierOrder(a.tier!.policy, b.tier!.policy) || a.tier!.index - b.tier!.index;
 }
 
-export function buildPolicyMap(bindings: Iterable<Binding>): PolicyMap {
+/** The policy map of a subject from the bindings that select it; its programs are stored in the arena. */
+export function buildPolicyMap(bindings: Iterable<Binding>, arena: ProgramArena): PolicyMap {
   const maps = {
     ingress: { guardrails: [] as Entry[], admin: [] as Entry[], deny: [] as Entry[], allow: [] as Entry[], isolatedBy: [] as RuleRef[], baseline: [] as Entry[] },
     egress: { guardrails: [] as Entry[], admin: [] as Entry[], deny: [] as Entry[], allow: [] as Entry[], isolatedBy: [] as RuleRef[], baseline: [] as Entry[] },
@@ -218,16 +349,20 @@ export function buildPolicyMap(bindings: Iterable<Binding>): PolicyMap {
     map.admin.sort(byTierOrder);
     map.baseline.sort(byTierOrder);
     const isolatedBy = sortRules(map.isolatedBy);
-    // The fields a lookup reads come first, so they share the object's first cache line; the program
-    // is allocated just before the object, next to it in memory. Empty layers share one array.
-    const { podProgram, otherProgram, order } = packed(map.guardrails, map.admin, map.deny, map.allow, map.baseline);
-    const defaultDeny: DirectionVerdict = Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy });
+    const isolated = isolatedBy.length > 0;
+    const layers = [map.guardrails, map.admin, map.deny, map.allow, map.baseline];
+    const order = layers.flat();
+    const index = new Map(order.map((entry, at) => [entry, at]));
+    // Verdicts first: the programs' flags read them.
+    const verdicts = layers.flatMap((layer, layerIndex) => layer.map((entry) => singleVerdict(entry, direction, layerIndex)));
     return {
-      podProgram,
-      otherProgram,
+      podProgram: storeProgram(arena, program(layers, index, isolated, canMatchPod)),
+      otherProgram: storeProgram(arena, program(layers, index, isolated, canMatchOther)),
+      isolated,
+      verdicts,
+      defaultDeny: Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy }),
       order,
-      isolated: isolatedBy.length > 0,
-      defaultDeny,
+      passed: new Map(),
       guardrails: shared(map.guardrails),
       admin: shared(map.admin),
       deny: shared(map.deny),
@@ -239,13 +374,30 @@ export function buildPolicyMap(bindings: Iterable<Binding>): PolicyMap {
   return { ingress: finish('ingress'), egress: finish('egress') };
 }
 
-export const EMPTY_MAP: PolicyMap = buildPolicyMap([]);
+/** Returns a map's programs to the arena (the map is being replaced). */
+export function releasePolicyMap(map: PolicyMap, arena: ProgramArena): void {
+  for (const side of [map.egress, map.ingress]) {
+    arena.release(side.podProgram);
+    arena.release(side.otherProgram);
+  }
+}
+
+/** Moves a map's programs during an arena compaction: call once per map (maps are never shared between subjects). */
+export function movePolicyMap(map: PolicyMap, move: (offset: number) => number): void {
+  for (const side of [map.egress, map.ingress]) {
+    side.podProgram = move(side.podProgram);
+    side.otherProgram = move(side.otherProgram);
+  }
+}
+
+/** A map without entries: its programs are the arena's shared empty program, valid in every arena. */
+export const EMPTY_MAP: PolicyMap = buildPolicyMap([], new ProgramArena());
 
 /** The peer as one side sees it. */
 export interface PeerView {
   readonly isPod: boolean;
-  /** Identity of a pod peer (its row in the membership matrix); -1 for other peers. */
-  readonly identityId: number;
+  /** Arena offset of the slots of the selectors that select a pod peer's identity (ascending); EMPTY_LIST for other peers. */
+  readonly slots: number;
   readonly ip: IpAddress | undefined;
   /** PEER_VARIANTS index of a non-pod peer; -1 for pods. */
   readonly variant: number;
@@ -255,15 +407,13 @@ export interface PeerView {
 }
 
 export interface Traffic {
-  /** The engine's selector membership, for pod peers. */
-  readonly members: MembershipMatrix;
   readonly protocol: Protocol;
   /** PROTOCOL_BITS of the protocol. */
   readonly protocolBit: number;
   readonly port: number;
   readonly namedPorts: readonly NamedPort[];
-  /** `namedPorts` as `namedPortKeys` makes them. */
-  readonly namedPortKeys: readonly number[];
+  /** Arena offset of `namedPorts` as `namedPortKeys` makes them. */
+  readonly portKeys: number;
   readonly http: HttpRequest | undefined;
 }
 
@@ -282,6 +432,26 @@ function slowPeerMatches(matcher: PeerMatcher, peer: PeerView): boolean {
   return false;
 }
 
+// ---- The full tier walk ----
+
+/** The matching entries of one layer: one entry (no allocation), several, or none. */
+function matchLayer(words: Int32Array, map: DirectionMap, program: number, layer: number, peer: PeerView, traffic: Traffic): Entry | Entry[] | undefined {
+  let first: Entry | undefined;
+  let more: Entry[] | undefined;
+  for (let at = program + words[program + layer]!, end = program + words[program + layer + 1]!; at < end; at += recordLength(words, at)) {
+    if (!recordMatches(words, map, at, peer, traffic.protocolBit, traffic.port, traffic.portKeys)) continue;
+    const entry = map.order[words[at]!]!;
+    if (first === undefined) first = entry;
+    else (more ??= [first]).push(entry);
+  }
+  return more ?? first;
+}
+
+function firstInLayer(words: Int32Array, map: DirectionMap, program: number, layer: number, peer: PeerView, traffic: Traffic): Entry | undefined {
+  const at = firstMatch(words, map, program, layer, peer, traffic.protocolBit, traffic.port, traffic.portKeys);
+  return at === NONE ? undefined : map.order[words[at]!];
+}
+
 function provenance(entries: readonly Entry[]): readonly RuleRef[] {
   return sortRules(entries.map((entry) => entry.rule));
 }
@@ -291,40 +461,36 @@ function withPass(verdict: DirectionVerdict, passedBy: RuleRef | undefined): Dir
 }
 
 /**
- * The same tier walk as the reference evaluator, over precompiled entries. Hot path: index loops
- * and no closures, so nothing is allocated for the common verdicts.
+ * The same tier walk as the reference evaluator, over precompiled entries, assembling verdicts an
+ * outcome cannot name: several matching entries, L7 grants and HTTP judgement, host traffic.
  */
-export function decide(map: DirectionMap, direction: Direction, peer: PeerView, traffic: Traffic): DirectionVerdict {
-  const program = peer.isPod ? map.podProgram : map.otherProgram;
-  const guardrails = matchLayer(map, program, LAYER_GUARDRAILS, peer, traffic);
+export function decideInFull(words: Int32Array, map: DirectionMap, direction: Direction, peer: PeerView, traffic: Traffic): DirectionVerdict {
+  const program = programFor(map, peer);
+  const guardrails = matchLayer(words, map, program, LAYER_GUARDRAILS, peer, traffic);
   if (guardrails !== undefined) {
-    if (!Array.isArray(guardrails)) return entryVerdict(guardrails, direction, 'admin-deny', false);
+    if (!Array.isArray(guardrails)) return guardrails.verdict!;
     return { direction, allowed: false, reason: 'admin-deny', tier: 'admin', rules: provenance(guardrails) };
   }
   let passedBy: RuleRef | undefined;
-  const admin = firstInLayer(map, program, LAYER_ADMIN, peer, traffic);
+  const admin = firstInLayer(words, map, program, LAYER_ADMIN, peer, traffic);
   if (admin !== undefined) {
-    if (admin.action !== 'Pass') return admin.action === 'Accept' ? entryVerdict(admin, direction, 'admin-accept', true) : entryVerdict(admin, direction, 'admin-deny', false);
+    if (admin.action !== 'Pass') return admin.verdict!;
     passedBy = admin.rule;
   }
-  const denies = matchLayer(map, program, LAYER_DENY, peer, traffic);
+  const denies = matchLayer(words, map, program, LAYER_DENY, peer, traffic);
   if (denies !== undefined) {
-    const verdict = Array.isArray(denies) ? { direction, allowed: false, reason: 'denied' as const, tier: 'namespaced' as const, rules: provenance(denies) } : entryVerdict(denies, direction, 'denied', false);
+    const verdict = Array.isArray(denies) ? { direction, allowed: false, reason: 'denied' as const, tier: 'namespaced' as const, rules: provenance(denies) } : denies.verdict!;
     return withPass(verdict, passedBy);
   }
-  const allows = matchLayer(map, program, LAYER_ALLOW, peer, traffic);
+  const allows = matchLayer(words, map, program, LAYER_ALLOW, peer, traffic);
   if (allows !== undefined) {
-    if (!Array.isArray(allows) && !allows.hasL7 && traffic.http === undefined) {
-      return withPass(allows.verdict ?? remember(allows, allowVerdict(direction, [allows], traffic)), passedBy);
-    }
+    if (!Array.isArray(allows) && !allows.hasL7 && traffic.http === undefined) return withPass(allows.verdict!, passedBy);
     return withPass(allowVerdict(direction, Array.isArray(allows) ? allows : [allows], traffic), passedBy);
   }
   if (direction === 'ingress' && peer.isLocalHost) return withPass(HOST_ALLOWED, passedBy);
   if (map.isolated) return withPass(map.defaultDeny, passedBy);
-  const baseline = firstInLayer(map, program, LAYER_BASELINE, peer, traffic);
-  if (baseline !== undefined && baseline.action !== 'Pass') {
-    return withPass(baseline.action === 'Accept' ? entryVerdict(baseline, direction, 'baseline-accept', true) : entryVerdict(baseline, direction, 'baseline-deny', false), passedBy);
-  }
+  const baseline = firstInLayer(words, map, program, LAYER_BASELINE, peer, traffic);
+  if (baseline !== undefined && baseline.action !== 'Pass') return withPass(baseline.verdict!, passedBy);
   return withPass(NOT_ISOLATED[direction], passedBy);
 }
 

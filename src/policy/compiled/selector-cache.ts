@@ -1,6 +1,8 @@
 /**
  * The selector cache: every distinct selector once, with the set of identities it selects kept as a
- * bitset and updated when identities come and go, so a lookup is one bit test.
+ * bitset, and each identity's list of the selectors that select it (`Identity.slots`), both updated
+ * when identities and selectors come and go. A lookup tests the peer's short list, which sits next to
+ * the peer's other state, instead of a bit in a matrix row far away in memory.
  */
 import { selectorKey, selects, type Selector } from '../selector.js';
 import type { Identity, IdentityTable } from './identities.js';
@@ -11,7 +13,7 @@ export class CachedSelector {
   constructor(
     readonly key: string,
     readonly selector: Selector,
-    /** Position of this selector's bit in every identity's `selectors` bitset. */
+    /** This selector's number in every identity's `slots` list (numbers are reused after release). */
     readonly slot: number,
     capacityWords: number,
     /** `key=value` labels one of which a selected identity must have, or undefined when none is required. */
@@ -44,50 +46,7 @@ export class CachedSelector {
   }
 }
 
-/**
- * Which selectors select which identity, as one matrix: a row of bits per identity id, one bit per
- * selector slot. A lookup tests the peer's row, so one array serves every test.
- */
-export class MembershipMatrix {
-  bits = new Uint32Array(0);
-  /** Words per identity row. */
-  stride = 1;
-  private rows = 0;
-
-  has(identityId: number, slot: number): boolean {
-    return ((this.bits[identityId * this.stride + (slot >>> 5)] ?? 0) & (1 << (slot & 31))) !== 0;
-  }
-
-  set(identityId: number, slot: number): void {
-    this.ensure(identityId, slot);
-    this.bits[identityId * this.stride + (slot >>> 5)]! |= 1 << (slot & 31);
-  }
-
-  clear(identityId: number, slot: number): void {
-    if (identityId < this.rows && slot >>> 5 < this.stride) this.bits[identityId * this.stride + (slot >>> 5)]! &= ~(1 << (slot & 31));
-  }
-
-  clearRow(identityId: number): void {
-    if (identityId < this.rows) this.bits.fill(0, identityId * this.stride, (identityId + 1) * this.stride);
-  }
-
-  private ensure(identityId: number, slot: number): void {
-    const neededStride = (slot >>> 5) + 1;
-    if (identityId < this.rows && neededStride <= this.stride) return;
-    let stride = this.stride;
-    while (stride < neededStride) stride *= 2;
-    let rows = Math.max(this.rows, 64);
-    while (rows <= identityId) rows *= 2;
-    const grown = new Uint32Array(rows * stride);
-    for (let row = 0; row < this.rows; row++) grown.set(this.bits.subarray(row * this.stride, (row + 1) * this.stride), row * stride);
-    this.bits = grown;
-    this.stride = stride;
-    this.rows = rows;
-  }
-}
-
 export class SelectorCache {
-  readonly members = new MembershipMatrix();
   private readonly byKey = new Map<string, CachedSelector>();
   /** Selectors by anchor label, to find the few a new identity can match. */
   private readonly byAnchor = new Map<string, Set<CachedSelector>>();
@@ -96,6 +55,8 @@ export class SelectorCache {
   private readonly identitiesByLabel = new Map<string, Set<Identity>>();
   /** For each identity, the selectors that currently select it. */
   private readonly selectorsOf = new Map<number, Set<CachedSelector>>();
+  /** Identities whose `slots` changed since `takeChanged`. */
+  private readonly changed = new Set<Identity>();
   private words = 4;
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
@@ -120,7 +81,8 @@ export class SelectorCache {
       for (const identity of this.candidates(anchors)) {
         if (selects(selector, identity.labels)) {
           cached.set(identity.id);
-          this.members.set(identity.id, cached.slot);
+          insertSlot(identity.slots, cached.slot);
+          this.changed.add(identity);
           this.selectorsOf.get(identity.id)?.add(cached);
         }
       }
@@ -137,9 +99,20 @@ export class SelectorCache {
     else this.unanchored.delete(cached);
     for (const id of cached.ids()) {
       this.selectorsOf.get(id)?.delete(cached);
-      this.members.clear(id, cached.slot);
+      const identity = this.identities.get(id);
+      if (identity) {
+        removeSlot(identity.slots, cached.slot);
+        this.changed.add(identity);
+      }
     }
     this.freeSlots.push(cached.slot);
+  }
+
+  /** The identities whose selector slots changed since the last call (selectors interned or released). */
+  takeChanged(): Identity[] {
+    const changed = [...this.changed];
+    this.changed.clear();
+    return changed;
   }
 
   /** A new identity: set its bit in every selector that selects it. Returns those selectors. */
@@ -150,13 +123,14 @@ export class SelectorCache {
     const consider = (cached: CachedSelector): void => {
       if (!matched.has(cached) && selects(cached.selector, identity.labels)) {
         cached.set(identity.id);
-        this.members.set(identity.id, cached.slot);
+        insertSlot(identity.slots, cached.slot);
         matched.add(cached);
       }
     };
     for (const [key, value] of identity.labels) for (const cached of this.byAnchor.get(`${key}=${value}`) ?? []) consider(cached);
     for (const cached of this.unanchored) consider(cached);
     this.selectorsOf.set(identity.id, matched);
+    this.changed.add(identity);
     return matched;
   }
 
@@ -164,7 +138,7 @@ export class SelectorCache {
     for (const [key, value] of identity.labels) this.identitiesByLabel.get(`${key}=${value}`)?.delete(identity);
     const selectors = this.selectorsOf.get(identity.id) ?? new Set<CachedSelector>();
     for (const cached of selectors) cached.clear(identity.id);
-    this.members.clearRow(identity.id);
+    identity.slots.length = 0;
     this.selectorsOf.delete(identity.id);
     return selectors;
   }
@@ -207,4 +181,16 @@ function anchorsOf(selector: Selector): string[] | undefined {
     if (!best || requirement.values.length < best.length) best = requirement.values.map((value) => `${requirement.key}=${value}`);
   }
   return best;
+}
+
+/** Keeps an identity's slots ascending (the lookup stops at the first larger one); changed in place, as pods share the array. */
+function insertSlot(slots: number[], slot: number): void {
+  let at = slots.length;
+  while (at > 0 && slots[at - 1]! > slot) at--;
+  if (slots[at - 1] !== slot) slots.splice(at, 0, slot);
+}
+
+function removeSlot(slots: number[], slot: number): void {
+  const at = slots.indexOf(slot);
+  if (at >= 0) slots.splice(at, 1);
 }
