@@ -15,7 +15,7 @@ import { selects } from '../selector.js';
 import { combine, failClosed, type Connection, type DirectionVerdict, type Verdict } from '../verdict.js';
 import { IdentityTable, type Identity } from './identities.js';
 import { EMPTY_LIST, ProgramArena } from './arena.js';
-import { buildPolicyMap, decide, decideInFull, EMPTY_MAP, movePolicyMap, namedPortKeys, outcome, OUTCOME_COMPLEX, outcomeAllows, outcomeRequiresAuth, outcomeVerdict, releasePolicyMap, type DirectionMap, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
+import { buildPolicyMap, decide, decideInFull, EMPTY_MAP, movePolicyMap, namedPortKeys, outcome, OUTCOME_COMPLEX, OUTCOME_DEFAULT_DENY, outcomeAllows, outcomeRequiresAuth, outcomeVerdict, releasePolicyMap, type DirectionMap, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
 import { SelectorCache } from './selector-cache.js';
 import { compilePolicy, peerVariant, PROTOCOL_BITS, type Binding, type CompiledPolicy } from './translate.js';
 
@@ -55,6 +55,9 @@ interface PodInfo extends PeerView {
   ingress: DirectionMap;
   egressProgram: number;
   ingressProgram: number;
+  /** The maps' default-deny verdicts, the most common outcome, so it needs no read of the map. */
+  egressDeny: DirectionVerdict;
+  ingressDeny: DirectionVerdict;
   readonly namedPorts: readonly NamedPort[];
   /** The pod's endpoint with this state as its handle, allocated right after it (one memory region for both). */
   endpoint: Endpoint | undefined;
@@ -167,8 +170,8 @@ export class CompiledEngine implements PolicyEngine {
       return {
         allowed,
         decidedBy: !egressAllows ? 'egress' : allowed ? 'both' : 'ingress',
-        egress: outcomeVerdict(src.egress, 'egress', egress),
-        ingress: outcomeVerdict(dst.ingress, 'ingress', ingress),
+        egress: egress === OUTCOME_DEFAULT_DENY ? src.egressDeny : outcomeVerdict(src.egress, 'egress', egress),
+        ingress: ingress === OUTCOME_DEFAULT_DENY ? dst.ingressDeny : outcomeVerdict(dst.ingress, 'ingress', ingress),
         authRequired: allowed && (outcomeRequiresAuth(src.egress, egress) || outcomeRequiresAuth(dst.ingress, ingress)),
         l7Denied: false,
         revision: this.revision,
@@ -320,6 +323,8 @@ export class CompiledEngine implements PolicyEngine {
       ingress: identity.ingress,
       egressProgram: identity.egress.podProgram,
       ingressProgram: identity.ingress.podProgram,
+      egressDeny: identity.egress.defaultDeny,
+      ingressDeny: identity.ingress.defaultDeny,
       namedPorts,
       lists: EMPTY_LIST,
       portKeys: EMPTY_LIST,
@@ -336,6 +341,8 @@ export class CompiledEngine implements PolicyEngine {
       info.ingress = identity.ingress;
       info.egressProgram = identity.egress.podProgram;
       info.ingressProgram = identity.ingress.podProgram;
+      info.egressDeny = identity.egress.defaultDeny;
+      info.ingressDeny = identity.ingress.defaultDeny;
     }
   }
 

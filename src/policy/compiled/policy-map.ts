@@ -275,7 +275,7 @@ function namespacedOutcome(words: Int32Array, map: DirectionMap, program: number
 
 /** An outcome without its Pass, if it has one. */
 function unpassed(map: DirectionMap, code: number): number {
-  if (code < 4 * map.order.length) return code;
+  if (code < 0 || code < 4 * map.order.length) return code;
   const span = passSpan(map.order.length);
   return code - span * Math.floor((code + 2) / span);
 }
