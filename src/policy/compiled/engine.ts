@@ -98,9 +98,8 @@ export class CompiledEngine implements PolicyEngine {
     this.arena = new ProgramArena(options.arenaCompactFloor);
     for (const pod of cluster.pods) this.addPod(pod, false);
     for (const policy of policies) this.register(this.compile(policy), false);
-    for (const identity of this.identities.all()) this.rebuild(identity.id);
     this.cache.takeChanged();
-    for (const info of this.podInfo.values()) this.storePeerLists(info);
+    for (const identity of this.identities.all()) this.rebuild(identity.id);
     this.rebuildNodes();
   }
 
@@ -371,9 +370,11 @@ export class CompiledEngine implements PolicyEngine {
   /** Copies the live programs and peer lists into a fresh arena buffer and updates every offset that points at them. */
   private compactArena(): void {
     this.arena.compact((move) => {
-      for (const identity of this.identities.all()) movePolicyMap(identity, move);
+      for (const identity of this.identities.all()) {
+        movePolicyMap(identity, move);
+        for (const info of this.podsOf.get(identity.id) ?? []) info.lists = move(info.lists);
+      }
       for (const map of this.nodeMaps.values()) movePolicyMap(map, move);
-      for (const info of this.podInfo.values()) info.lists = move(info.lists);
     });
     for (const identity of this.identities.all()) this.refreshPods(identity);
     for (const info of this.podInfo.values()) this.pointAtLists(info, info.lists);
@@ -406,6 +407,8 @@ export class CompiledEngine implements PolicyEngine {
     identity.egress = map.egress;
     identity.ingress = map.ingress;
     this.refreshPods(identity);
+    // Right after the new pod programs: a pod's lookups then read one region of the arena.
+    for (const info of this.podsOf.get(identityId) ?? []) this.storePeerLists(info);
   }
 
   private rebuildNodes(): void {

@@ -344,7 +344,7 @@ export function buildPolicyMap(bindings: Iterable<Binding>, arena: ProgramArena)
       else map[layer].push(entry);
     }
   }
-  const finish = (direction: Direction): DirectionMap => {
+  const finish = (direction: Direction): { map: DirectionMap; pod: number[]; other: number[] } => {
     const map = maps[direction];
     map.admin.sort(byTierOrder);
     map.baseline.sort(byTierOrder);
@@ -355,9 +355,9 @@ export function buildPolicyMap(bindings: Iterable<Binding>, arena: ProgramArena)
     const index = new Map(order.map((entry, at) => [entry, at]));
     // Verdicts first: the programs' flags read them.
     const verdicts = layers.flatMap((layer, layerIndex) => layer.map((entry) => singleVerdict(entry, direction, layerIndex)));
-    return {
-      podProgram: storeProgram(arena, program(layers, index, isolated, canMatchPod)),
-      otherProgram: storeProgram(arena, program(layers, index, isolated, canMatchOther)),
+    const built: DirectionMap = {
+      podProgram: EMPTY_PROGRAM,
+      otherProgram: EMPTY_PROGRAM,
       isolated,
       verdicts,
       defaultDeny: Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy }),
@@ -370,8 +370,17 @@ export function buildPolicyMap(bindings: Iterable<Binding>, arena: ProgramArena)
       isolatedBy,
       baseline: shared(map.baseline),
     };
+    return { map: built, pod: program(layers, index, isolated, canMatchPod), other: program(layers, index, isolated, canMatchOther) };
   };
-  return { ingress: finish('ingress'), egress: finish('egress') };
+  const egress = finish('egress');
+  const ingress = finish('ingress');
+  // The pod programs are stored last, next to each other: the engine stores the subject's pods' peer
+  // lists right after them, so one pod's lookups read one region (see `movePolicyMap`, too).
+  egress.map.otherProgram = storeProgram(arena, egress.other);
+  ingress.map.otherProgram = storeProgram(arena, ingress.other);
+  egress.map.podProgram = storeProgram(arena, egress.pod);
+  ingress.map.podProgram = storeProgram(arena, ingress.pod);
+  return { egress: egress.map, ingress: ingress.map };
 }
 
 /** Returns a map's programs to the arena (the map is being replaced). */
@@ -382,12 +391,15 @@ export function releasePolicyMap(map: PolicyMap, arena: ProgramArena): void {
   }
 }
 
-/** Moves a map's programs during an arena compaction: call once per map (maps are never shared between subjects). */
+/**
+ * Moves a map's programs during an arena compaction, in the order `buildPolicyMap` stored them (the
+ * pod programs last). Call once per map: maps are never shared between subjects.
+ */
 export function movePolicyMap(map: PolicyMap, move: (offset: number) => number): void {
-  for (const side of [map.egress, map.ingress]) {
-    side.podProgram = move(side.podProgram);
-    side.otherProgram = move(side.otherProgram);
-  }
+  map.egress.otherProgram = move(map.egress.otherProgram);
+  map.ingress.otherProgram = move(map.ingress.otherProgram);
+  map.egress.podProgram = move(map.egress.podProgram);
+  map.ingress.podProgram = move(map.ingress.podProgram);
 }
 
 /** A map without entries: its programs are the arena's shared empty program, valid in every arena. */
