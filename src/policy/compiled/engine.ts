@@ -164,14 +164,14 @@ export class CompiledEngine implements PolicyEngine {
           this.revision,
         );
       }
-      const egressAllows = outcomeAllows(src.egress, egress);
-      const allowed = egressAllows && outcomeAllows(dst.ingress, ingress);
+      const egressAllows = outcomeAllows(egress);
+      const allowed = egressAllows && outcomeAllows(ingress);
       return {
         allowed,
         decidedBy: !egressAllows ? 'egress' : allowed ? 'both' : 'ingress',
         egress: egress === OUTCOME_DEFAULT_DENY ? src.egressDeny : outcomeVerdict(src.egress, 'egress', egress),
         ingress: ingress === OUTCOME_DEFAULT_DENY ? dst.ingressDeny : outcomeVerdict(dst.ingress, 'ingress', ingress),
-        authRequired: allowed && (outcomeRequiresAuth(src.egress, egress) || outcomeRequiresAuth(dst.ingress, ingress)),
+        authRequired: allowed && (outcomeRequiresAuth(egress) || outcomeRequiresAuth(ingress)),
         l7Denied: false,
         revision: this.revision,
       };

@@ -229,7 +229,8 @@ function firstMatch(words: Int32Array, map: DirectionMap, program: number, layer
 // admin Pass: `outcome` finds which as one integer, reading only the program's words and the peer's
 // slot list, and says COMPLEX when the verdict must be assembled (several entries match, L7 grants,
 // host traffic), which `decideInFull` then does. An entry that decides is `index * 4 + allows + 2 *
-// requires authentication`; an outcome after a Pass adds `passSpan * (pass entry index + 1)`.
+// requires authentication`; an outcome after a Pass is `-4 - (pass entry index * PASS_SPAN + outcome
+// + 2)`. Whether an outcome allows or requires authentication is read from the integer alone.
 
 export const OUTCOME_DEFAULT_DENY = -1;
 export const OUTCOME_NOT_ISOLATED = -2;
@@ -240,10 +241,9 @@ function decidedBy(words: Int32Array, at: number): number {
   return words[at]! * 4 + ((flags & FLAG_ALLOWS) !== 0 ? 1 : 0) + ((flags & FLAG_AUTH) !== 0 ? 2 : 0);
 }
 
-/** Larger than every outcome without a Pass (those lie in -2 .. 4 * entries - 1). */
-function passSpan(entries: number): number {
-  return 4 * entries + 4;
-}
+/** Larger than `outcome + 2` for every outcome without a Pass of a map with fewer than 2^20 entries. */
+const PASS_SPAN = 2 ** 22;
+const PASS_MAX_ENTRIES = 2 ** 20;
 
 /**
  * The outcome of one direction: `program` is the offset of the map's program for this kind of peer
@@ -257,7 +257,8 @@ export function outcome(words: Int32Array, map: DirectionMap, program: number, p
   if (admin === NONE) return namespacedOutcome(words, map, program, peer, protocolBit, port, portKeys);
   if ((words[admin + 1]! & FLAG_PASS) === 0) return decidedBy(words, admin);
   const rest = namespacedOutcome(words, map, program, peer, protocolBit, port, portKeys);
-  return rest === OUTCOME_COMPLEX ? rest : rest + passSpan(words[program + HEADER_ENTRIES]!) * (words[admin]! + 1);
+  if (rest === OUTCOME_COMPLEX || words[program + HEADER_ENTRIES]! >= PASS_MAX_ENTRIES) return OUTCOME_COMPLEX;
+  return -4 - (words[admin]! * PASS_SPAN + rest + 2);
 }
 
 /** The layers after the admin tier: namespaced denies and allows, isolation, then the baseline tier. */
@@ -274,16 +275,14 @@ function namespacedOutcome(words: Int32Array, map: DirectionMap, program: number
 }
 
 /** An outcome without its Pass, if it has one. */
-function unpassed(map: DirectionMap, code: number): number {
-  if (code < 0 || code < 4 * map.order.length) return code;
-  const span = passSpan(map.order.length);
-  return code - span * Math.floor((code + 2) / span);
+function unpassed(code: number): number {
+  return code > -4 ? code : ((-4 - code) % PASS_SPAN) - 2;
 }
 
 /** The verdict of an outcome that is not COMPLEX. */
 export function outcomeVerdict(map: DirectionMap, direction: Direction, code: number): DirectionVerdict {
-  if (code >= 4 * map.order.length) return passedVerdict(map, direction, code);
   if (code >= 0) return map.verdicts[code >> 2]!;
+  if (code <= -4) return passedVerdict(map, direction, code);
   return code === OUTCOME_DEFAULT_DENY ? map.defaultDeny : NOT_ISOLATED[direction];
 }
 
@@ -291,21 +290,21 @@ export function outcomeVerdict(map: DirectionMap, direction: Direction, code: nu
 function passedVerdict(map: DirectionMap, direction: Direction, code: number): DirectionVerdict {
   let verdict = map.passed.get(code);
   if (verdict === undefined) {
-    const passEntry = map.order[Math.floor((code + 2) / passSpan(map.order.length)) - 1]!;
-    map.passed.set(code, (verdict = Object.freeze(withPass(outcomeVerdict(map, direction, unpassed(map, code)), passEntry.rule))));
+    const passEntry = map.order[Math.floor((-4 - code) / PASS_SPAN)]!;
+    map.passed.set(code, (verdict = Object.freeze(withPass(outcomeVerdict(map, direction, unpassed(code)), passEntry.rule))));
   }
   return verdict;
 }
 
 /** Whether an outcome (not COMPLEX) allows. */
-export function outcomeAllows(map: DirectionMap, code: number): boolean {
-  const rest = unpassed(map, code);
+export function outcomeAllows(code: number): boolean {
+  const rest = unpassed(code);
   return rest >= 0 ? (rest & 1) !== 0 : rest === OUTCOME_NOT_ISOLATED;
 }
 
 /** Whether an outcome (not COMPLEX) requires mutual authentication. */
-export function outcomeRequiresAuth(map: DirectionMap, code: number): boolean {
-  const rest = unpassed(map, code);
+export function outcomeRequiresAuth(code: number): boolean {
+  const rest = unpassed(code);
   return rest >= 0 && (rest & 2) !== 0;
 }
 
