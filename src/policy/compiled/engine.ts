@@ -15,7 +15,7 @@ import { selects } from '../selector.js';
 import { combine, failClosed, type Connection, type DirectionVerdict, type Verdict } from '../verdict.js';
 import { IdentityTable, type Identity } from './identities.js';
 import { EMPTY_LIST, ProgramArena } from './arena.js';
-import { buildPolicyMap, decide, decideInFull, EMPTY_MAP, movePolicyMap, namedPortKeys, outcome, OUTCOME_COMPLEX, OUTCOME_DEFAULT_DENY, outcomeAllows, outcomeRequiresAuth, outcomeVerdict, releasePolicyMap, type DirectionMap, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
+import { buildPolicyMap, decide, decideInFull, EMPTY_MAP, movePolicyMap, namedPortKeys, outcome, OUTCOME_COMPLEX, outcomeAllows, outcomeRequiresAuth, outcomeVerdict, releasePolicyMap, type DirectionMap, type PeerView, type PolicyMap, type Traffic } from './policy-map.js';
 import { SelectorCache } from './selector-cache.js';
 import { compilePolicy, peerVariant, PROTOCOL_BITS, type Binding, type CompiledPolicy } from './translate.js';
 
@@ -55,7 +55,9 @@ interface PodInfo extends PeerView {
   ingress: DirectionMap;
   egressProgram: number;
   ingressProgram: number;
-  /** The maps' default-deny verdicts, the most common outcome, so it needs no read of the map. */
+  /** The maps' verdict tables and default-deny verdicts: the common outcomes then read no map object. */
+  egressVerdicts: DirectionMap['verdicts'];
+  ingressVerdicts: DirectionMap['verdicts'];
   egressDeny: DirectionVerdict;
   ingressDeny: DirectionVerdict;
   readonly namedPorts: readonly NamedPort[];
@@ -169,8 +171,8 @@ export class CompiledEngine implements PolicyEngine {
       return {
         allowed,
         decidedBy: !egressAllows ? 'egress' : allowed ? 'both' : 'ingress',
-        egress: egress === OUTCOME_DEFAULT_DENY ? src.egressDeny : outcomeVerdict(src.egress, 'egress', egress),
-        ingress: ingress === OUTCOME_DEFAULT_DENY ? dst.ingressDeny : outcomeVerdict(dst.ingress, 'ingress', ingress),
+        egress: outcomeVerdict(src.egress, 'egress', egress, src.egressVerdicts, src.egressDeny),
+        ingress: outcomeVerdict(dst.ingress, 'ingress', ingress, dst.ingressVerdicts, dst.ingressDeny),
         authRequired: allowed && (outcomeRequiresAuth(egress) || outcomeRequiresAuth(ingress)),
         l7Denied: false,
         revision: this.revision,
@@ -324,6 +326,8 @@ export class CompiledEngine implements PolicyEngine {
       ingressProgram: identity.ingress.podProgram,
       egressDeny: identity.egress.defaultDeny,
       ingressDeny: identity.ingress.defaultDeny,
+      egressVerdicts: identity.egress.verdicts,
+      ingressVerdicts: identity.ingress.verdicts,
       namedPorts,
       lists: EMPTY_LIST,
       portKeys: EMPTY_LIST,
@@ -342,6 +346,8 @@ export class CompiledEngine implements PolicyEngine {
       info.ingressProgram = identity.ingress.podProgram;
       info.egressDeny = identity.egress.defaultDeny;
       info.ingressDeny = identity.ingress.defaultDeny;
+      info.egressVerdicts = identity.egress.verdicts;
+      info.ingressVerdicts = identity.ingress.verdicts;
     }
   }
 

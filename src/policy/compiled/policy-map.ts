@@ -279,11 +279,14 @@ function unpassed(code: number): number {
   return code > -4 ? code : ((-4 - code) % PASS_SPAN) - 2;
 }
 
-/** The verdict of an outcome that is not COMPLEX. */
-export function outcomeVerdict(map: DirectionMap, direction: Direction, code: number): DirectionVerdict {
-  if (code >= 0) return map.verdicts[code >> 2]!;
-  if (code <= -4) return passedVerdict(map, direction, code);
-  return code === OUTCOME_DEFAULT_DENY ? map.defaultDeny : NOT_ISOLATED[direction];
+/**
+ * The verdict of an outcome that is not COMPLEX. A caller holding copies of the map's verdict table
+ * and default deny passes them, so the common outcomes read no map object.
+ */
+export function outcomeVerdict(map: DirectionMap, direction: Direction, code: number, verdicts = map.verdicts, defaultDeny = map.defaultDeny): DirectionVerdict {
+  if (code >= 0) return verdicts[code >> 2]!;
+  if (code === OUTCOME_DEFAULT_DENY) return defaultDeny;
+  return code === OUTCOME_NOT_ISOLATED ? NOT_ISOLATED[direction] : passedVerdict(map, direction, code);
 }
 
 /** A verdict after a Pass, built once per map and outcome. */
