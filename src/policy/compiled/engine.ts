@@ -60,6 +60,8 @@ interface PodInfo extends PeerView {
   ingressVerdicts: DirectionMap['verdicts'];
   egressDeny: DirectionVerdict;
   ingressDeny: DirectionVerdict;
+  egressPassed: DirectionMap['passed'];
+  ingressPassed: DirectionMap['passed'];
   readonly namedPorts: readonly NamedPort[];
   /** The pod's endpoint with this state as its handle, allocated right after it (one memory region for both). */
   endpoint: Endpoint | undefined;
@@ -171,8 +173,8 @@ export class CompiledEngine implements PolicyEngine {
       return {
         allowed,
         decidedBy: !egressAllows ? 'egress' : allowed ? 'both' : 'ingress',
-        egress: outcomeVerdict(src.egress, 'egress', egress, src.egressVerdicts, src.egressDeny),
-        ingress: outcomeVerdict(dst.ingress, 'ingress', ingress, dst.ingressVerdicts, dst.ingressDeny),
+        egress: outcomeVerdict(src.egress, 'egress', egress, src.egressVerdicts, src.egressDeny, src.egressPassed),
+        ingress: outcomeVerdict(dst.ingress, 'ingress', ingress, dst.ingressVerdicts, dst.ingressDeny, dst.ingressPassed),
         authRequired: allowed && (outcomeRequiresAuth(egress) || outcomeRequiresAuth(ingress)),
         l7Denied: false,
         revision: this.revision,
@@ -326,6 +328,8 @@ export class CompiledEngine implements PolicyEngine {
       ingressProgram: identity.ingress.podProgram,
       egressDeny: identity.egress.defaultDeny,
       ingressDeny: identity.ingress.defaultDeny,
+      egressPassed: identity.egress.passed,
+      ingressPassed: identity.ingress.passed,
       egressVerdicts: identity.egress.verdicts,
       ingressVerdicts: identity.ingress.verdicts,
       namedPorts,
@@ -346,6 +350,8 @@ export class CompiledEngine implements PolicyEngine {
       info.ingressProgram = identity.ingress.podProgram;
       info.egressDeny = identity.egress.defaultDeny;
       info.ingressDeny = identity.ingress.defaultDeny;
+      info.egressPassed = identity.egress.passed;
+      info.ingressPassed = identity.ingress.passed;
       info.egressVerdicts = identity.egress.verdicts;
       info.ingressVerdicts = identity.ingress.verdicts;
     }

@@ -283,19 +283,18 @@ function unpassed(code: number): number {
  * The verdict of an outcome that is not COMPLEX. A caller holding copies of the map's verdict table
  * and default deny passes them, so the common outcomes read no map object.
  */
-export function outcomeVerdict(map: DirectionMap, direction: Direction, code: number, verdicts = map.verdicts, defaultDeny = map.defaultDeny): DirectionVerdict {
+export function outcomeVerdict(map: DirectionMap, direction: Direction, code: number, verdicts = map.verdicts, defaultDeny = map.defaultDeny, passed = map.passed): DirectionVerdict {
   if (code >= 0) return verdicts[code >> 2]!;
   if (code === OUTCOME_DEFAULT_DENY) return defaultDeny;
-  return code === OUTCOME_NOT_ISOLATED ? NOT_ISOLATED[direction] : passedVerdict(map, direction, code);
+  if (code === OUTCOME_NOT_ISOLATED) return NOT_ISOLATED[direction];
+  return passed.get(code) ?? passedVerdict(map, direction, code);
 }
 
 /** A verdict after a Pass, built once per map and outcome. */
 function passedVerdict(map: DirectionMap, direction: Direction, code: number): DirectionVerdict {
-  let verdict = map.passed.get(code);
-  if (verdict === undefined) {
-    const passEntry = map.order[Math.floor((-4 - code) / PASS_SPAN)]!;
-    map.passed.set(code, (verdict = Object.freeze(withPass(outcomeVerdict(map, direction, unpassed(code)), passEntry.rule))));
-  }
+  const passEntry = map.order[Math.floor((-4 - code) / PASS_SPAN)]!;
+  const verdict = Object.freeze(withPass(outcomeVerdict(map, direction, unpassed(code)), passEntry.rule));
+  map.passed.set(code, verdict);
   return verdict;
 }
 
