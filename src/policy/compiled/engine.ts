@@ -47,15 +47,15 @@ interface PodInfo extends PeerView {
   readonly pod: Pod;
   readonly identity: Identity;
   /**
-   * The identity's maps and their pod programs' offsets, copied here when they are rebuilt or moved:
-   * a lookup reads the endpoint's handle, then the program in the arena, and no identity or map
-   * object in between (the map only for the verdict it returns).
+   * The identity's maps, and copies of the fields of theirs a lookup reads (program offsets, verdict
+   * tables, default denies, after-Pass caches), refreshed when the maps are rebuilt or moved: a
+   * lookup reads the endpoint, this state and the arena, and no identity or map object (a map only
+   * for the rare verdicts that are assembled).
    */
   egress: DirectionMap;
   ingress: DirectionMap;
   egressProgram: number;
   ingressProgram: number;
-  /** The maps' verdict tables and default-deny verdicts: the common outcomes then read no map object. */
   egressVerdicts: DirectionMap['verdicts'];
   ingressVerdicts: DirectionMap['verdicts'];
   egressDeny: DirectionVerdict;
@@ -341,7 +341,7 @@ export class CompiledEngine implements PolicyEngine {
     return info;
   }
 
-  /** Copies the identity's maps and their programs' offsets into the state of each of its pods. */
+  /** Copies the identity's maps and their lookup fields into the state of each of its pods. */
   private refreshPods(identity: Identity): void {
     for (const info of this.podsOf.get(identity.id) ?? []) {
       info.egress = identity.egress;

@@ -82,8 +82,8 @@ export interface Entry {
   /** Tier entries: position in evaluation order (policy order, then rule index). */
   readonly tier: { readonly policy: TieredPolicy; readonly index: number } | undefined;
   /**
-   * The verdict when this entry alone decides, built on first use. An entry sits in one direction
-   * and one layer, so that verdict never changes.
+   * The verdict when this entry alone decides, built with the first policy map that holds it (see
+   * `singleVerdict`). An entry sits in one direction and one layer, so that verdict never changes.
    */
   verdict: DirectionVerdict | undefined;
 }
