@@ -307,34 +307,34 @@ export class CompiledEngine implements PolicyEngine {
 
   /**
    * A pod's compiled state and its endpoint, allocated together. The fields a lookup reads come
-   * first, so they share the object's first cache line.
+   * first, so they share the object's first cache lines.
    */
   private podState(pod: Pod, identity: Identity, namedPorts: readonly NamedPort[]): PodInfo {
     const info: PodInfo = {
-      isPod: true,
-      slots: EMPTY_LIST,
-      ip: pod.ip,
-      variant: -1,
-      isWorld: false,
-      isLocalHost: false,
-      node: undefined,
       engine: this,
       live: true,
       pod,
-      identity,
-      egress: identity.egress,
-      ingress: identity.ingress,
+      isPod: true,
+      isLocalHost: false,
+      slots: EMPTY_LIST,
+      portKeys: EMPTY_LIST,
       egressProgram: identity.egress.podProgram,
       ingressProgram: identity.ingress.podProgram,
+      egressVerdicts: identity.egress.verdicts,
+      ingressVerdicts: identity.ingress.verdicts,
       egressDeny: identity.egress.defaultDeny,
       ingressDeny: identity.ingress.defaultDeny,
       egressPassed: identity.egress.passed,
       ingressPassed: identity.ingress.passed,
-      egressVerdicts: identity.egress.verdicts,
-      ingressVerdicts: identity.ingress.verdicts,
-      namedPorts,
+      egress: identity.egress,
+      ingress: identity.ingress,
       lists: EMPTY_LIST,
-      portKeys: EMPTY_LIST,
+      ip: pod.ip,
+      variant: -1,
+      isWorld: false,
+      node: undefined,
+      identity,
+      namedPorts,
       endpoint: undefined,
     };
     info.endpoint = { kind: 'pod', pod, handle: info };
