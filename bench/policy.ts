@@ -158,9 +158,11 @@ function rates(sample: readonly Connection[], lookup: (connection: Connection) =
   return { median: median(passes), passes: passes.map(Math.round), allowed };
 }
 
+/** The JavaScript heap plus array buffers (the engine's arena lives outside the heap). */
 function heapUsed(): number {
   (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().heapUsed;
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 }
 
 export function runPolicyBenchmark(log: (line: string) => void): Figure[] {
