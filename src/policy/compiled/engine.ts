@@ -1,8 +1,8 @@
 /**
  * The compiled engine: identities, a selector cache and a policy map per identity, kept current
  * incrementally. A change to one pod, namespace or policy recomputes only what it touches. The
- * maps' programs and the identities' selector slots live in one arena of int32 words, which a pod's
- * state points into by offset (see arena.ts).
+ * maps' programs and the pods' peer lists (selector slots, named ports) live in one arena of int32
+ * words, which a pod's state points into by offset (see arena.ts).
  */
 import { describeEndpoint, endpointIp, namedPortsOf, peerClassOf, podEndpoint, type Endpoint } from '../../cluster/endpoint.js';
 import type { Node, Pod } from '../../cluster/model.js';
@@ -151,7 +151,7 @@ export class CompiledEngine implements PolicyEngine {
   /**
    * The common lookup, pod to pod without an HTTP request: each direction's outcome as an integer,
    * combined without reading any verdict object, so a cache-cold lookup touches little more than the
-   * two pods' state and their maps. A side whose outcome is COMPLEX is assembled in full. Undefined
+   * two pods' state and their arena regions. A side whose outcome is COMPLEX is assembled in full. Undefined
    * on an error: the caller's per-side evaluation then fails closed.
    */
   private betweenPods(src: PodInfo, dst: PodInfo, connection: Connection): Verdict | undefined {
@@ -285,14 +285,15 @@ export class CompiledEngine implements PolicyEngine {
 
   // ---- Pods and identities ----
 
-  private addPod(pod: Pod, rebuild: boolean): void {
+  /** `incremental`: a change to a built engine, so the pod's lists and a new identity's maps are stored now. */
+  private addPod(pod: Pod, incremental: boolean): void {
     if (pod.hostNetwork) return;
     const namespace = this.cluster.namespace(pod.namespace);
     const labels = podIdentityLabels({ podLabels: pod.labels, namespace: pod.namespace, namespaceLabels: namespace.labels, serviceAccount: pod.serviceAccount });
     const { identity, created } = this.identities.acquire(labels);
     if (created) this.cache.identityAdded(identity);
     const info = this.podState(pod, identity, namedPortsOf({ kind: 'pod', pod }));
-    if (rebuild) this.storePeerLists(info);
+    if (incremental) this.storePeerLists(info);
     this.podInfo.set(podKey(pod.namespace, pod.name), info);
     this.infoByPod.set(pod, info);
     let holders = this.podsOf.get(identity.id);
@@ -302,7 +303,7 @@ export class CompiledEngine implements PolicyEngine {
     const bindings = new Set<Binding>();
     for (const binding of this.podBindings) if (binding.subject.type === 'pods' && binding.subject.selector.has(identity.id)) bindings.add(binding);
     this.bindingsOf.set(identity.id, bindings);
-    if (rebuild) this.rebuild(identity.id);
+    if (incremental) this.rebuild(identity.id);
   }
 
   /**
@@ -371,7 +372,7 @@ export class CompiledEngine implements PolicyEngine {
     info.portKeys = lists === EMPTY_LIST ? EMPTY_LIST : lists + 2 + this.arena.words[lists]!;
   }
 
-  /** Stores again the peer lists of the pods whose identity's slots the selector cache changed (selectors interned or released). */
+  /** Stores again the peer lists of the pods whose identity's slots the selector cache changed. */
   private storeChangedPeerLists(): void {
     for (const identity of this.cache.takeChanged()) {
       if (this.identities.get(identity.id) !== identity) continue;

@@ -14,7 +14,7 @@ export interface Identity {
   members: number;
   /**
    * The slots of the cached selectors that select this identity, ascending, kept by the selector
-   * cache. Changed in place, never replaced while the identity lives: pods hold the same array.
+   * cache (which reports changes); the engine copies them into each pod's peer lists in its arena.
    */
   readonly slots: number[];
   /** The identity's compiled policy map, one per direction, held here so a lookup reads no other object. */

@@ -1,8 +1,8 @@
 /**
  * The selector cache: every distinct selector once, with the set of identities it selects kept as a
- * bitset, and each identity's list of the selectors that select it (`Identity.slots`), both updated
- * when identities and selectors come and go. A lookup tests the peer's short list, which sits next to
- * the peer's other state, instead of a bit in a matrix row far away in memory.
+ * bitset, and each identity's ascending list of the selectors that select it (`Identity.slots`),
+ * both updated when identities and selectors come and go. The engine copies an identity's list into
+ * its pods' peer lists, where a lookup scans a handful of integers next to the program it walks.
  */
 import { selectorKey, selects, type Selector } from '../selector.js';
 import type { Identity, IdentityTable } from './identities.js';
@@ -108,7 +108,7 @@ export class SelectorCache {
     this.freeSlots.push(cached.slot);
   }
 
-  /** The identities whose selector slots changed since the last call (selectors interned or released). */
+  /** The identities whose selector slots changed since the last call (selectors interned or released, identities added). */
   takeChanged(): Identity[] {
     const changed = [...this.changed];
     this.changed.clear();
@@ -183,7 +183,7 @@ function anchorsOf(selector: Selector): string[] | undefined {
   return best;
 }
 
-/** Keeps an identity's slots ascending (the lookup stops at the first larger one); changed in place, as pods share the array. */
+/** Keeps an identity's slots ascending (the lookup stops at the first larger one). */
 function insertSlot(slots: number[], slot: number): void {
   let at = slots.length;
   while (at > 0 && slots[at - 1]! > slot) at--;
