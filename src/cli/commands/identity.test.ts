@@ -216,6 +216,18 @@ test('inspect takes the trust domain from the bundle, not from the certificate i
   assert.equal(explicit.status, 0, explicit.stdout + explicit.stderr);
 });
 
+test('inspect --state-dir: --trust-domain must be the authority\'s, never silently ignored', () => {
+  const svid = join(work, 'svid', 'svid.pem');
+  const same = run(['inspect', svid, '--state-dir', state, '--trust-domain', 'example.org']);
+  assert.equal(same.status, 0, same.stdout + same.stderr);
+  assert.match(same.stdout, /chain: {7}trusted by the authority in/);
+  const other = run(['inspect', svid, '--state-dir', state, '--trust-domain', 'bank.example']);
+  assert.equal(other.status, 2, other.stdout + other.stderr);
+  assert.match(other.stderr, /error PODGATE_E_USAGE: --trust-domain bank\.example is not the trust domain of the authority in .* \(example\.org\)/);
+  assert.match(other.stderr, /--bundle FILE/);
+  assert.doesNotMatch(other.stderr, noStackTrace);
+});
+
 test('inspect: an unreadable --bundle is a coded error, not an internal one', () => {
   const svid = join(work, 'svid', 'svid.pem');
   const junk = join(work, 'junk-bundle.pem');

@@ -184,7 +184,7 @@ Example: podgate identity issue --namespace payments --service-account api --ttl
     .description('show an X509-SVID: SPIFFE ID, issuer, validity, chain status against a bundle, and every spec violation')
     .argument('<file>', 'a PEM file with the SVID (leaf first, then intermediates; a private key in it is checked against the leaf), or -')
     .option('--bundle <file>', 'trust bundle to verify the chain against: PEM, or SPIFFE bundle JSON (default: the authority\'s bundle when --state-dir is given)')
-    .option('--trust-domain <name>', 'the trust domain --bundle is for (default: the one its roots name)')
+    .option('--trust-domain <name>', 'the trust domain --bundle is for (default: the one its roots name); with --state-dir it must be the authority\'s')
     .option('--state-dir <dir>', 'verify against the bundle of the authority in this directory')
     .option('--at <time>', 'judge validity at this RFC 3339 time instead of now')
     .option('-o, --output <format>', 'text or json', 'text')
@@ -409,7 +409,13 @@ function loadBundle(options: { bundle: string | undefined; stateDir: string | un
     return { bundle: X509Bundle.of(trustDomain, roots), name: `${options.bundle} (trust domain ${trustDomain.name})` };
   }
   if (options.stateDir === undefined) return undefined;
-  return withAuthority({ stateDir: options.stateDir }, (authority) => ({ bundle: authority.bundle(), name: `the authority in ${options.stateDir}` }));
+  const stateDir = options.stateDir;
+  return withAuthority({ stateDir }, (authority) => {
+    if (options.trustDomain !== undefined && TrustDomain.parse(options.trustDomain).name !== authority.trustDomain.name) {
+      throw new CliError('PODGATE_E_USAGE', `--trust-domain ${options.trustDomain} is not the trust domain of the authority in ${stateDir} (${authority.trustDomain.name})`, 'drop --trust-domain, or verify against that trust domain\'s roots with --bundle FILE');
+    }
+    return { bundle: authority.bundle(), name: `the authority in ${stateDir}` };
+  });
 }
 
 function bundleTrustDomain(roots: readonly Certificate[], file: string): TrustDomain {
