@@ -1,9 +1,9 @@
 /**
  * One engine's lookup programs and its pods' peer lists (selector slots, named ports), as int32
- * words in one buffer. A lookup then reads
- * a pod's program with one cache-cold load and no pointer chase: the buffer's address is hot, and a
- * region's words are contiguous. JavaScript arrays would cost two dependent loads (array object, then
- * elements), and the garbage collector moves them apart from the state that uses them.
+ * words in one buffer. A lookup then reads a pod's program with one cache-cold load and no pointer
+ * chase: the buffer's address is hot, and a region's words are contiguous. JavaScript arrays would
+ * cost two dependent loads (array object, then elements), and the garbage collector moves them
+ * apart from the state that uses them.
  *
  * Regions are immutable: a rebuilt map stores a new one and releases the old. `compact` copies the
  * live regions into a fresh buffer when releases have left more garbage than live words.
@@ -101,4 +101,10 @@ export const EMPTY_PROGRAM = 1;
 /** An empty list (the slots and named ports of a peer that is not a pod), at this offset in every arena. */
 export const EMPTY_LIST = 10;
 /** Every arena starts with the two shared regions, each after its length word. */
-const PREFIX = [PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER, 0, 0, 0];
+const PREFIX = [
+  PROGRAM_HEADER, // the empty program's length; then its header: every layer starts and ends right after it,
+  PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER, PROGRAM_HEADER,
+  0, // not isolated,
+  0, // no entries.
+  0, // The empty list's length (the list itself is at EMPTY_LIST, where the prefix ends).
+];
