@@ -94,7 +94,8 @@ export function combine(egress: DirectionVerdict, ingress: DirectionVerdict, rev
   return { allowed, decidedBy, egress, ingress, authRequired, l7Denied: l4 && !httpOk, revision };
 }
 
-function requiresAuth(mode: AuthMode | undefined): boolean {
+/** Whether an authentication mode makes the connection wait for mutual authentication. */
+export function requiresAuth(mode: AuthMode | undefined): boolean {
   return mode === 'required' || mode === 'test-always-fail';
 }
 

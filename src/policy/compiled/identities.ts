@@ -17,7 +17,7 @@ export interface Identity {
    * cache (which reports changes); the engine copies them into each pod's peer lists in its arena.
    */
   readonly slots: number[];
-  /** The identity's compiled policy map, one per direction, held here so a lookup reads no other object. */
+  /** The identity's compiled policy map, one per direction (its pods' state holds copies of what a lookup reads). */
   egress: DirectionMap;
   ingress: DirectionMap;
 }

@@ -9,7 +9,7 @@ import type { Direction, RuleRef } from '../model.js';
 import { portMatches, type NamedPort, type Protocol } from '../ports.js';
 import { selects } from '../selector.js';
 import { tierOrder } from '../tier-order.js';
-import { judgeHttp, sortRules, strongerAuth, type DirectionVerdict, type L7Grant } from '../verdict.js';
+import { judgeHttp, requiresAuth, sortRules, strongerAuth, type DirectionVerdict, type L7Grant } from '../verdict.js';
 import { EMPTY_PROGRAM, HEADER_END, HEADER_ENTRIES, HEADER_FLAGS, PROGRAM_HEADER, ProgramArena } from './arena.js';
 import { PROTOCOL_BITS, type Binding, type Entry, type PeerMatcher } from './translate.js';
 
@@ -20,8 +20,6 @@ export interface DirectionMap {
   readonly allow: readonly Entry[];
   readonly isolatedBy: readonly RuleRef[];
   readonly baseline: readonly Entry[];
-  /** Whether some policy isolates the subject in this direction (isolatedBy is not empty). */
-  readonly isolated: boolean;
   /** Arena offset of the program over the entries that can match a pod peer (see `program`); moved by compaction. */
   podProgram: number;
   /** Arena offset of the program over the entries that can match any other peer (an entity, an address, a node). */
@@ -132,7 +130,7 @@ function program(layers: readonly Entry[][], index: ReadonlyMap<Entry, number>, 
         (matcher.ipCidrs.length > 0 || matcher.worldCidrs.length > 0 || matcher.nodeSelectors.length > 0 ? FLAG_SLOW : 0) |
         (entry.portSpecs === undefined ? FLAG_ALL_PORTS : 0) |
         (verdict?.allowed ? FLAG_ALLOWS : 0) |
-        (verdict?.auth === 'required' || verdict?.auth === 'test-always-fail' ? FLAG_AUTH : 0) |
+        (requiresAuth(verdict?.auth) ? FLAG_AUTH : 0) |
         (entry.action === 'Pass' ? FLAG_PASS : 0) |
         (layerIndex === LAYER_ALLOW && entry.hasL7 ? FLAG_L7 : 0);
       const ports = entry.portSpecs ?? [];
@@ -359,7 +357,6 @@ export function buildPolicyMap(bindings: Iterable<Binding>, arena: ProgramArena)
     const built: DirectionMap = {
       podProgram: EMPTY_PROGRAM,
       otherProgram: EMPTY_PROGRAM,
-      isolated,
       verdicts,
       defaultDeny: Object.freeze({ direction, allowed: false, reason: 'default-deny', tier: 'namespaced', rules: isolatedBy }),
       order,
@@ -501,7 +498,7 @@ export function decideInFull(words: Int32Array, map: DirectionMap, direction: Di
     return withPass(allowVerdict(direction, Array.isArray(allows) ? allows : [allows], traffic), passedBy);
   }
   if (direction === 'ingress' && peer.isLocalHost) return withPass(HOST_ALLOWED, passedBy);
-  if (map.isolated) return withPass(map.defaultDeny, passedBy);
+  if (map.isolatedBy.length > 0) return withPass(map.defaultDeny, passedBy);
   const baseline = firstInLayer(words, map, program, LAYER_BASELINE, peer, traffic);
   if (baseline !== undefined && baseline.action !== 'Pass') return withPass(baseline.verdict!, passedBy);
   return withPass(NOT_ISOLATED[direction], passedBy);
