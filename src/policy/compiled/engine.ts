@@ -102,7 +102,6 @@ export class CompiledEngine implements PolicyEngine {
     this.arena = new ProgramArena(options.arenaCompactFloor);
     for (const pod of cluster.pods) this.addPod(pod, false);
     for (const policy of policies) this.register(this.compile(policy), false);
-    this.cache.takeChanged();
     for (const identity of this.identities.all()) this.rebuild(identity.id);
     this.rebuildNodes();
   }
@@ -293,7 +292,8 @@ export class CompiledEngine implements PolicyEngine {
     const { identity, created } = this.identities.acquire(labels);
     if (created) this.cache.identityAdded(identity);
     const info = this.podState(pod, identity, namedPortsOf({ kind: 'pod', pod }));
-    if (incremental) this.storePeerLists(info);
+    // A new identity's rebuild stores its pods' lists.
+    if (incremental && !created) this.storePeerLists(info);
     this.podInfo.set(podKey(pod.namespace, pod.name), info);
     this.infoByPod.set(pod, info);
     let holders = this.podsOf.get(identity.id);
@@ -422,6 +422,7 @@ export class CompiledEngine implements PolicyEngine {
     this.refreshPods(identity);
     // Right after the new pod programs: a pod's lookups then read one region of the arena.
     for (const info of this.podsOf.get(identityId) ?? []) this.storePeerLists(info);
+    this.cache.settled(identity);
   }
 
   private rebuildNodes(): void {

@@ -115,6 +115,11 @@ export class SelectorCache {
     return changed;
   }
 
+  /** The engine has stored this identity's current slots: it is no longer reported as changed (until it changes again). */
+  settled(identity: Identity): void {
+    this.changed.delete(identity);
+  }
+
   /** A new identity: set its bit in every selector that selects it. Returns those selectors. */
   identityAdded(identity: Identity): Set<CachedSelector> {
     this.ensureCapacity(this.identities.capacity);
